@@ -3,6 +3,7 @@
  * contract's types only: no pg, no provider, no clock, no I/O. Everything arrives as arguments.
  */
 import type { HistoryEvent, Json, OrchestrationDelta, OrchestrationItem } from '../../providers/contract.js';
+import type { OrchestrationRegistry } from '../definitions/registry.js';
 
 /** A named custom action of the machine: runs once after the turn's commit, best effort. */
 export interface AfterCommitAction {
@@ -32,4 +33,19 @@ export interface TurnOptions {
   onNondeterminism: 'fail' | 'suspend';
   /** Largest serialized payload (input, event, output, context) accepted, in bytes. */
   maxPayloadBytes: number;
+  /** Abandon delay for messages of an instance whose start has not been processed yet. Default DEFAULT_NOT_STARTED_DELAY_MS. */
+  notStartedDelayMs?: number;
+  /** Abandon delay when this process lacks the orchestration (name or version). Default DEFAULT_UNKNOWN_DEFINITION_DELAY_MS. */
+  unknownDefinitionDelayMs?: number;
+}
+
+export const DEFAULT_NOT_STARTED_DELAY_MS = 1000;
+export const DEFAULT_UNKNOWN_DEFINITION_DELAY_MS = 5000;
+
+export interface TurnInput {
+  item: OrchestrationItem;
+  registry: OrchestrationRegistry;
+  /** The current execution's history, passed after a 'needHistory' outcome. */
+  history?: HistoryEvent[];
+  options: TurnOptions;
 }

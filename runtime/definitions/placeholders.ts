@@ -1,0 +1,62 @@
+/**
+ * Actor-logic placeholders for `setup({ actors })`. XState needs actor logic to type invoke
+ * input/output and to restore children from persisted snapshots, but the engine never runs actors:
+ * it turns their spawns into durable commands. The placeholders therefore throw if ever started,
+ * and carry a tag (a symbol-keyed property) telling the engine what to schedule.
+ */
+import { fromPromise, type AnyStateMachine, type InputFrom, type OutputFrom, type PromiseActorLogic } from 'xstate';
+import type { Json } from '../../providers/types.js';
+import { InvalidDefinitionError } from '../errors.js';
+import type { ActivityDefinition } from './activity-definition.js';
+import type { RetryPolicy } from './retry-policy.js';
+
+const PLACEHOLDER = Symbol.for('durastate.placeholder');
+
+export type PlaceholderInfo =
+  | { kind: 'activity'; name: string; retry: RetryPolicy; timeoutMs?: number; heartbeatMs?: number }
+  | { kind: 'orchestration'; name: string; version?: string };
+
+/** The structural part of an OrchestrationDefinition that a placeholder needs (avoids an import cycle). */
+interface NamedOrchestration<M extends AnyStateMachine> {
+  readonly kind: 'orchestration';
+  readonly name: string;
+  readonly machine: M;
+}
+
+function placeholder<O, I>(info: PlaceholderInfo): PromiseActorLogic<O, I> {
+  const logic = fromPromise<O, I>(async () => {
+    throw new Error(`durastate: the ${info.kind} placeholder '${info.name}' was started by XState; the engine must never start actors`);
+  });
+  Object.defineProperty(logic, PLACEHOLDER, { value: Object.freeze(info), enumerable: false });
+  return logic;
+}
+
+/** What a placeholder stands for, or undefined when `logic` is not a durastate placeholder. */
+export function readPlaceholder(logic: unknown): PlaceholderInfo | undefined {
+  if ((typeof logic !== 'object' && typeof logic !== 'function') || logic === null) return undefined;
+  return (logic as { [PLACEHOLDER]?: PlaceholderInfo })[PLACEHOLDER];
+}
+
+/** Use an activity as an invoked actor: `setup({ actors: { charge: activity(charge) } })`. */
+export function activity<I extends Json, O extends Json>(def: ActivityDefinition<I, O>): PromiseActorLogic<O, I> {
+  if (def?.kind !== 'activity') throw new InvalidDefinitionError('activity() expects a definition made by defineActivity()');
+  return placeholder<O, I>({
+    kind: 'activity',
+    name: def.name,
+    retry: def.retry,
+    ...(def.timeoutMs !== undefined ? { timeoutMs: def.timeoutMs } : {}),
+    ...(def.heartbeatMs !== undefined ? { heartbeatMs: def.heartbeatMs } : {}),
+  });
+}
+
+/**
+ * Use a child orchestration as an invoked actor. Pass the definition to type its input/output, or a
+ * name (types default to Json). Without `version` the child runs the newest registered version.
+ */
+export function orchestration<M extends AnyStateMachine>(def: NamedOrchestration<M>, opts?: { version?: string }): PromiseActorLogic<OutputFrom<M>, InputFrom<M>>;
+export function orchestration<I = Json, O = Json>(name: string, opts?: { version?: string }): PromiseActorLogic<O, I>;
+export function orchestration(nameOrDef: string | NamedOrchestration<AnyStateMachine>, opts: { version?: string } = {}): PromiseActorLogic<unknown, unknown> {
+  const name = typeof nameOrDef === 'string' ? nameOrDef : nameOrDef?.name;
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidDefinitionError('orchestration() expects a name or a definition made by defineOrchestration()');
+  return placeholder({ kind: 'orchestration', name, ...(opts.version !== undefined ? { version: opts.version } : {}) });
+}

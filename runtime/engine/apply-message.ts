@@ -1,0 +1,147 @@
+/**
+ * Applying recorded inputs to an execution: the 'started' event (initialTransition) and 'event'
+ * entries (one orchestrator message each). The live turn and the replay call the same functions, so a
+ * replay with an unchanged definition reproduces the same commands and snapshot.
+ */
+import { initialTransition, transition, type AnyMachineSnapshot, type EventObject } from 'xstate';
+import type { Json, OrchestratorMessage, OrchestratorMessageKind } from '../../providers/contract.js';
+import { NondeterminismError, TerminatedError } from '../errors.js';
+import type { Execution, TurnRecorder } from './execution.js';
+import { toErrorInfo } from './error-info.js';
+import { cancelAllPending, finish, runStep, type StepResult } from './step.js';
+
+/** History data of a 'started' event: the execution's input and the logical time of its start. */
+export interface StartedData {
+  input: Json;
+  now: number;
+}
+
+/** History data of an 'event' entry: the applied message as fetched, with the turn's logical time. */
+export interface EventData {
+  messageId: string;
+  kind: OrchestratorMessageKind;
+  payload: Json;
+  executionId: number | null;
+  timerId: string | null;
+  now: number;
+}
+
+export function eventDataOf(msg: OrchestratorMessage, now: number): EventData {
+  return { messageId: msg.id, kind: msg.kind, payload: msg.payload, executionId: msg.executionId, timerId: msg.timerId, now };
+}
+
+type Payload = Record<string, Json | undefined>;
+
+function payloadOf(data: EventData): Payload {
+  return typeof data.payload === 'object' && data.payload !== null && !Array.isArray(data.payload) ? (data.payload as Payload) : {};
+}
+
+export function applyStarted(exec: Execution, rec: TurnRecorder, data: StartedData): StepResult {
+  const seq = rec.record('started', data as unknown as Json);
+  const machine = exec.definition.machine;
+  return runStep(exec, rec, { seq, now: data.now }, () => initialTransition(machine, data.input) as [AnyMachineSnapshot, never[]]);
+}
+
+/**
+ * Why a live message is not applied: 'keep' leaves it queued, a string drops it (the reason).
+ * undefined: apply it. Replays never classify: what was recorded as applied is applied.
+ */
+export function classifyMessage(exec: Execution, msg: OrchestratorMessage): 'keep' | string | undefined {
+  if (exec.status === 'completed' || exec.status === 'failed' || exec.status === 'terminated') return `instance is ${exec.status}`;
+  if (msg.kind === 'start') return 'instance already started';
+  if (msg.executionId !== null && msg.executionId !== exec.executionId) return `message for execution ${msg.executionId}, current is ${exec.executionId}`;
+  if (exec.status === 'suspended' && msg.kind !== 'terminate' && msg.kind !== 'resume' && msg.kind !== 'suspend') return 'keep';
+  const p = payloadOf({ payload: msg.payload } as EventData);
+  switch (msg.kind) {
+    case 'event':
+      return typeof p.type === 'string' ? undefined : 'payload is not a machine event (no string type)';
+    case 'activityCompleted':
+    case 'activityFailed':
+      return typeof p.activityId === 'string' && p.activityId in exec.pending.activities ? undefined : `activity '${String(p.activityId)}' is not outstanding`;
+    case 'timerFired': {
+      const timerId = msg.timerId ?? p.timerId;
+      return typeof timerId === 'string' && timerId in exec.pending.timers ? undefined : `timer '${String(timerId)}' is not outstanding`;
+    }
+    case 'childCompleted':
+    case 'childFailed':
+      return typeof p.childInstanceId === 'string' && p.childInstanceId in exec.pending.children ? undefined : `child '${String(p.childInstanceId)}' is not outstanding`;
+    default:
+      return undefined;
+  }
+}
+
+/** Applies one message (recorded as an 'event' history entry). */
+export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData): StepResult {
+  const seq = rec.record('event', data as unknown as Json);
+  const p = payloadOf(data);
+  const step = (event: EventObject): StepResult => {
+    if (exec.machine === null) throw new NondeterminismError('an event was recorded before the execution started', { seq });
+    const from = exec.machine;
+    const machine = exec.definition.machine;
+    return runStep(exec, rec, { seq, now: data.now }, () => transition(machine, from, event) as [AnyMachineSnapshot, never[]]);
+  };
+  switch (data.kind) {
+    case 'event':
+      return step(p as unknown as EventObject);
+    case 'activityCompleted':
+    case 'activityFailed': {
+      const activityId = String(p.activityId);
+      const invokeId = takePending(exec.pending.activities, activityId, seq).invokeId;
+      return step(actorResultEvent(invokeId, data.kind === 'activityCompleted', p));
+    }
+    case 'timerFired': {
+      takePending(exec.pending.timers, String(data.timerId ?? p.timerId), seq);
+      return step(p.event as unknown as EventObject);
+    }
+    case 'childCompleted':
+    case 'childFailed': {
+      const invokeId = takePending(exec.pending.children, String(p.childInstanceId), seq).invokeId;
+      return step(actorResultEvent(invokeId, data.kind === 'childCompleted', p));
+    }
+    case 'terminate': {
+      const reason = typeof p.reason === 'string' ? p.reason : undefined;
+      exec.error = toErrorInfo(new TerminatedError(exec.instanceId, reason));
+      finish(exec, rec, 'terminated', { reason: reason ?? null });
+      rec.log('info', 'orchestration terminated', { reason: reason ?? null });
+      return {};
+    }
+    case 'suspend':
+      if (exec.status === 'running') {
+        exec.status = 'suspended';
+        rec.log('info', 'orchestration suspended');
+      }
+      return {};
+    case 'resume':
+      if (exec.status === 'suspended') {
+        exec.status = 'running';
+        exec.error = null;
+        rec.log('info', 'orchestration resumed');
+      }
+      return {};
+    case 'start':
+      throw new NondeterminismError('a start message was recorded as an applied event', { seq });
+  }
+}
+
+/** Closes the execution for continue-as-new: cancels its outstanding work and records the command. */
+export function endExecutionForContinue(exec: Execution, rec: TurnRecorder, input: Json): void {
+  cancelAllPending(exec, rec);
+  rec.command({ type: 'continueAsNew', input });
+  rec.record('continuedAsNew', { input, nextExecutionId: exec.executionId + 1 });
+}
+
+/** The event XState expects when an invoked actor finishes: done with `output`, or error with `error`. */
+function actorResultEvent(invokeId: string, done: boolean, p: Payload): EventObject {
+  const event = done
+    ? { type: `xstate.done.actor.${invokeId}`, output: p.output ?? null, actorId: invokeId }
+    : { type: `xstate.error.actor.${invokeId}`, error: p.error ?? null, actorId: invokeId };
+  return event as EventObject;
+}
+
+function takePending<T>(table: Record<string, T>, key: string, seq: number): T {
+  const entry = table[key];
+  // Live turns only apply results that are outstanding; a replay that disagrees ran different code.
+  if (entry === undefined) throw new NondeterminismError(`event #${seq} answers '${key}', which the replayed machine never scheduled`, { seq, key });
+  delete table[key];
+  return entry;
+}

@@ -1,0 +1,73 @@
+/**
+ * The working state of one execution while a turn (or a replay) applies messages, and the recorder
+ * that collects what the turn produces: history events, commands and log facts.
+ */
+import type { AnyMachineSnapshot } from 'xstate';
+import type { ErrorInfo, HistoryEventInput, InstanceStatus, Json } from '../../providers/contract.js';
+import type { OrchestrationDefinition } from '../definitions/orchestration-definition.js';
+import type { TurnLogEntry } from './api.js';
+import type { Command } from './commands.js';
+import type { Pending } from './stored-snapshot.js';
+
+export interface Execution {
+  readonly instanceId: string;
+  readonly definition: OrchestrationDefinition;
+  executionId: number;
+  /** The input of this execution. */
+  input: Json;
+  /** The live machine snapshot; null until the execution's 'started' event is applied. */
+  machine: AnyMachineSnapshot | null;
+  pending: Pending;
+  /** Last number used in durable ids (activity, timer, child instance) in this execution. */
+  counter: number;
+  status: InstanceStatus;
+  output: Json | null;
+  error: ErrorInfo | null;
+  /** Largest serialised payload accepted (bytes); undefined during replay (recorded values were accepted). */
+  maxPayloadBytes: number | undefined;
+}
+
+export interface RecordedCommand {
+  executionId: number;
+  command: Command;
+}
+
+export class TurnRecorder {
+  readonly history: HistoryEventInput[] = [];
+  readonly commands: RecordedCommand[] = [];
+  readonly logs: TurnLogEntry[] = [];
+
+  constructor(
+    private executionId: number,
+    private nextSeq: number,
+    /** Replays record history and commands (to compare them) but produce no log facts. */
+    readonly replaying: boolean,
+  ) {}
+
+  /** Appends a history event and returns its seq. */
+  record(type: string, data: Json): number {
+    const seq = this.nextSeq++;
+    this.history.push({ executionId: this.executionId, seq, type, data });
+    return seq;
+  }
+
+  command(command: Command): void {
+    this.record('command', command as unknown as Json);
+    this.commands.push({ executionId: this.executionId, command });
+  }
+
+  log(level: TurnLogEntry['level'], msg: string, fields?: Record<string, Json>): void {
+    if (!this.replaying) this.logs.push(fields ? { level, msg, fields } : { level, msg });
+  }
+
+  /** Replay: the next entry is applied at its recorded seq. */
+  seekTo(seq: number): void {
+    this.nextSeq = seq;
+  }
+
+  /** Continue-as-new: later events belong to the new execution, whose history starts at seq 0. */
+  beginExecution(executionId: number): void {
+    this.executionId = executionId;
+    this.nextSeq = 0;
+  }
+}

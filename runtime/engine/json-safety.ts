@@ -1,0 +1,58 @@
+/**
+ * JSON safety: everything the engine stores (context, output, events, activity inputs) must survive
+ * JSON.stringify/parse unchanged, or replays and readers would see something else than the machine did.
+ * XState copies context as-is into persisted snapshots (a Date becomes a string, a Map becomes {}),
+ * so the engine checks values itself and names the first offending path.
+ */
+import type { Json } from '../../providers/types.js';
+import { NotJsonSafeError, PayloadTooLargeError } from '../../providers/errors.js';
+
+/**
+ * Throws NotJsonSafeError naming the path (`what.a.b[2]`) of the first value JSON cannot carry
+ * faithfully, or PayloadTooLargeError when the serialised size exceeds `maxBytes`.
+ * Accepted: null, booleans, finite numbers, strings, arrays, plain objects (prototype Object or null).
+ * Object properties that are `undefined` are accepted (JSON drops them, like a missing key).
+ */
+export function assertJsonSafe(value: unknown, what: string, maxBytes?: number): asserts value is Json {
+  check(value, what, what, new Set());
+  if (maxBytes !== undefined) {
+    const bytes = Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');
+    if (bytes > maxBytes) throw new PayloadTooLargeError(what, bytes, maxBytes);
+  }
+}
+
+function check(value: unknown, what: string, path: string, ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new NotJsonSafeError(what, path, `${value} is not a finite number`);
+      return;
+    case 'undefined':
+      throw new NotJsonSafeError(what, path, 'undefined');
+    case 'bigint':
+      throw new NotJsonSafeError(what, path, 'a BigInt');
+    case 'symbol':
+      throw new NotJsonSafeError(what, path, 'a Symbol');
+    case 'function':
+      throw new NotJsonSafeError(what, path, 'a function');
+  }
+  if (value === null) return;
+  const obj = value as object;
+  if (ancestors.has(obj)) throw new NotJsonSafeError(what, path, 'a cycle');
+  ancestors.add(obj);
+  if (Array.isArray(obj)) {
+    obj.forEach((item, i) => check(item, what, `${path}[${i}]`, ancestors));
+  } else {
+    const proto = Object.getPrototypeOf(obj) as object | null;
+    if (proto !== Object.prototype && proto !== null) {
+      const kind = (obj.constructor as { name?: string } | undefined)?.name || 'a class instance';
+      throw new NotJsonSafeError(what, path, `a ${kind} (only plain objects are allowed)`);
+    }
+    for (const [key, v] of Object.entries(obj)) {
+      if (v !== undefined) check(v, what, `${path}.${key}`, ancestors);
+    }
+  }
+  ancestors.delete(obj);
+}

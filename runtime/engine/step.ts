@@ -1,0 +1,221 @@
+/**
+ * One machine step: run initialTransition()/transition() with now()/uuid() bound to the event being
+ * applied, turn the returned actions into commands (DESIGN section 3), check JSON safety of what the
+ * step produced, and settle a final or error status.
+ */
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
+import type { Json } from '../../providers/types.js';
+import { DurastateError } from '../../providers/errors.js';
+import { CONTINUE_AS_NEW_ACTION, type ContinueAsNewParams } from '../definitions/continue-as-new.js';
+import { withStepContext } from '../definitions/deterministic.js';
+import { readPlaceholder } from '../definitions/placeholders.js';
+import { InvalidDefinitionError, MachineCodeError } from '../errors.js';
+import { jsonCopy, toErrorInfo } from './error-info.js';
+import type { Execution, TurnRecorder } from './execution.js';
+import { assertJsonSafe } from './json-safety.js';
+
+interface ActionObject {
+  type: string;
+  params?: unknown;
+  exec?: unknown;
+}
+
+export interface StepResult {
+  /** Set when the step ran the continueAsNew action: the input of the next execution. */
+  continueAsNew?: Json;
+}
+
+/** XState's name for children whose id it generated (a process-global counter: not replayable). */
+const GENERATED_CHILD_ID = /^x:\d+$/;
+
+export function runStep(
+  exec: Execution,
+  rec: TurnRecorder,
+  at: { seq: number; now: number },
+  step: () => [AnyMachineSnapshot, ActionObject[]],
+): StepResult {
+  const before = exec.machine;
+  let next: AnyMachineSnapshot;
+  let actions: ActionObject[];
+  try {
+    [next, actions] = withStepContext({ instanceId: exec.instanceId, executionId: exec.executionId, seq: at.seq, now: at.now }, step);
+  } catch (err) {
+    if (err instanceof DurastateError) throw err;
+    const info = toErrorInfo(err);
+    throw new MachineCodeError(`machine code threw while applying event #${at.seq}: ${info.message}`, { seq: at.seq, error: info.message }, err);
+  }
+  exec.machine = next;
+  // The persisted form turns ActorRefs in context into references but keeps everything else as-is.
+  const persisted = exec.definition.machine.getPersistedSnapshot(next) as { context?: unknown; children?: unknown };
+  assertJsonSafe(persisted.context, 'context', exec.maxPayloadBytes);
+
+  const can = actions.find((a) => a.type === CONTINUE_AS_NEW_ACTION);
+  if (can) {
+    // The step that continues as new issues no other command: the execution ends here.
+    const input = (can.params as ContinueAsNewParams).input;
+    assertJsonSafe(input, 'continueAsNew input', exec.maxPayloadBytes);
+    return { continueAsNew: input };
+  }
+  const spawnedByAction = new Set<string>();
+  for (const action of actions) applyAction(exec, rec, action, at.now, spawnedByAction);
+  scheduleAssignSpawns(exec, rec, before, next, persisted, spawnedByAction);
+
+  if (next.status === 'done') {
+    const output = (next.output ?? null) as unknown;
+    assertJsonSafe(output, 'output', exec.maxPayloadBytes);
+    finish(exec, rec, 'completed', { output });
+    exec.output = output;
+    rec.log('info', 'orchestration completed');
+  } else if (next.status === 'error') {
+    exec.error = toErrorInfo(next.error);
+    finish(exec, rec, 'failed', { error: { name: exec.error.name, message: exec.error.message } });
+    rec.log('error', 'orchestration failed', { error: exec.error.message });
+  }
+  return {};
+}
+
+/** Ends the execution with a terminal status: cancels what is still outstanding and records the status. */
+export function finish(exec: Execution, rec: TurnRecorder, status: 'completed' | 'failed' | 'terminated', data: Record<string, Json>): void {
+  cancelAllPending(exec, rec);
+  exec.status = status;
+  rec.record(status, data);
+}
+
+export function cancelAllPending(exec: Execution, rec: TurnRecorder): void {
+  for (const activityId of Object.keys(exec.pending.activities)) rec.command({ type: 'cancelActivity', activityId });
+  for (const timerId of Object.keys(exec.pending.timers)) rec.command({ type: 'cancelTimer', timerId });
+  for (const childInstanceId of Object.keys(exec.pending.children)) rec.command({ type: 'terminateChild', childInstanceId });
+  exec.pending = { activities: {}, timers: {}, children: {} };
+}
+
+function applyAction(exec: Execution, rec: TurnRecorder, action: ActionObject, now: number, spawned: Set<string>): void {
+  const params = action.params as Record<string, unknown> | undefined;
+  switch (action.type) {
+    case 'xstate.spawnChild': {
+      const { id, src, input } = params as { id: string; src: unknown; input: unknown };
+      spawned.add(id);
+      scheduleChild(exec, rec, id, src, input);
+      return;
+    }
+    case 'xstate.stopChild': {
+      const ref = action.params as { id?: string } | string | undefined;
+      stopChild(exec, rec, typeof ref === 'string' ? ref : ref?.id);
+      return;
+    }
+    case 'xstate.raise': {
+      if (params?.delay === undefined) return; // immediate raises are applied inside the step
+      const delay = Number(params.delay);
+      const event = params.event as unknown;
+      assertJsonSafe(event, 'delayed event', exec.maxPayloadBytes);
+      const sendId = typeof params.id === 'string' ? params.id : null;
+      // Durable ids are unique per execution even when a state re-arms the same XState id, so a stale
+      // timer message can never be mistaken for the new one.
+      const timerId = `${sendId ?? 'raise'}#${exec.executionId}.${++exec.counter}`;
+      exec.pending.timers[timerId] = { sendId };
+      rec.command({ type: 'createTimer', timerId, sendId, fireAt: now + delay, event });
+      return;
+    }
+    case 'xstate.cancel': {
+      const sendId = params?.sendId;
+      for (const [timerId, t] of Object.entries(exec.pending.timers)) {
+        if (t.sendId === sendId) {
+          delete exec.pending.timers[timerId];
+          rec.command({ type: 'cancelTimer', timerId });
+        }
+      }
+      return;
+    }
+    case 'xstate.emit': {
+      const event = params?.event as unknown;
+      assertJsonSafe(event, 'emitted event', exec.maxPayloadBytes);
+      rec.record('emitted', { event });
+      return;
+    }
+    case 'xstate.log': {
+      const value = params?.value as unknown;
+      rec.log('info', 'machine log', { label: typeof params?.label === 'string' ? params.label : null, value: jsonCopy(value) });
+      return;
+    }
+    case 'xstate.sendTo':
+    case 'xstate.sendParent':
+      rec.log('warn', `${action.type} is not supported by durastate and was ignored`, { params: jsonCopy(params) });
+      return;
+    default:
+      if (action.type.startsWith('xstate.')) return;
+      if (action.exec === undefined || isSetupAction(exec.definition.machine, action.type)) {
+        const p = (action.params ?? null) as unknown;
+        assertJsonSafe(p, `params of action '${action.type}'`, exec.maxPayloadBytes);
+        rec.command({ type: 'afterCommit', action: action.type, params: p });
+      } else {
+        rec.log('warn', 'inline action function ignored: side effects belong in activities or named actions', { action: action.type });
+      }
+  }
+}
+
+function isSetupAction(machine: AnyStateMachine, type: string): boolean {
+  return Object.prototype.hasOwnProperty.call(machine.implementations.actions ?? {}, type);
+}
+
+function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unknown, input: unknown): void {
+  const actors = (exec.definition.machine.implementations.actors ?? {}) as Record<string, unknown>;
+  const info = typeof src === 'string' ? readPlaceholder(actors[src]) : undefined;
+  if (typeof id !== 'string' || GENERATED_CHILD_ID.test(id)) {
+    throw new InvalidDefinitionError(`orchestration '${exec.definition.name}': a child was spawned without an explicit id`, { name: exec.definition.name, id });
+  }
+  if (!info) {
+    throw new InvalidDefinitionError(`orchestration '${exec.definition.name}': child '${id}' has a src that is not an activity() or orchestration() placeholder`, {
+      name: exec.definition.name,
+      id,
+    });
+  }
+  const value = input === undefined ? null : input;
+  assertJsonSafe(value, `input of '${id}'`, exec.maxPayloadBytes);
+  const n = ++exec.counter;
+  if (info.kind === 'activity') {
+    const activityId = `${id}#${n}`;
+    exec.pending.activities[activityId] = { invokeId: id, name: info.name };
+    const options: Record<string, Json> = { retry: { ...info.retry } };
+    if (info.timeoutMs !== undefined) options.timeoutMs = info.timeoutMs;
+    if (info.heartbeatMs !== undefined) options.heartbeatMs = info.heartbeatMs;
+    rec.command({ type: 'scheduleActivity', activityId, invokeId: id, name: info.name, input: value, options });
+    rec.log('debug', 'activity scheduled', { activityId, name: info.name });
+  } else {
+    const childInstanceId = `${exec.instanceId}:${id}:${exec.executionId}:${n}`;
+    exec.pending.children[childInstanceId] = { invokeId: id, name: info.name };
+    rec.command({ type: 'startChild', childInstanceId, invokeId: id, name: info.name, version: info.version ?? null, input: value });
+    rec.log('debug', 'child orchestration started', { childInstanceId, name: info.name });
+  }
+}
+
+function stopChild(exec: Execution, rec: TurnRecorder, invokeId: string | undefined): void {
+  for (const [activityId, a] of Object.entries(exec.pending.activities)) {
+    if (a.invokeId !== invokeId) continue;
+    delete exec.pending.activities[activityId];
+    rec.command({ type: 'cancelActivity', activityId });
+  }
+  for (const [childInstanceId, c] of Object.entries(exec.pending.children)) {
+    if (c.invokeId !== invokeId) continue;
+    delete exec.pending.children[childInstanceId];
+    rec.command({ type: 'terminateChild', childInstanceId });
+  }
+}
+
+/**
+ * `spawn(...)` inside assign produces no spawnChild action: the child only appears in the snapshot.
+ * Find children that are new after the step and were not announced by an action.
+ */
+function scheduleAssignSpawns(
+  exec: Execution,
+  rec: TurnRecorder,
+  before: AnyMachineSnapshot | null,
+  next: AnyMachineSnapshot,
+  persisted: { children?: unknown },
+  announced: Set<string>,
+): void {
+  const children = (persisted.children ?? {}) as Record<string, { src?: unknown; snapshot?: { input?: unknown } }>;
+  for (const id of Object.keys(next.children as Record<string, unknown>)) {
+    if (announced.has(id) || (before !== null && id in before.children)) continue;
+    scheduleChild(exec, rec, id, children[id]?.src, children[id]?.snapshot?.input);
+  }
+}
+

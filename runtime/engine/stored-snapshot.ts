@@ -1,0 +1,60 @@
+/**
+ * What the engine stores in InstanceRecord.snapshot: the persisted XState snapshot plus the engine's
+ * own bookkeeping of the current execution, so a turn needs nothing but the record:
+ *
+ *   { machine: <machine.getPersistedSnapshot(...)>,
+ *     pending: { activities: { [activityId]: { invokeId, name } },
+ *                timers:     { [timerId]: { sendId } },
+ *                children:   { [childInstanceId]: { invokeId, name } } },
+ *     counter: <last number used for durable ids in this execution> }
+ */
+import { createActor, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import type { Json } from '../../providers/types.js';
+import { NondeterminismError } from '../errors.js';
+
+export interface Pending {
+  activities: Record<string, { invokeId: string; name: string }>;
+  timers: Record<string, { sendId: string | null }>;
+  children: Record<string, { invokeId: string; name: string }>;
+}
+
+export interface StoredSnapshot {
+  machine: Json;
+  pending: Pending;
+  counter: number;
+}
+
+export function emptyPending(): Pending {
+  return { activities: {}, timers: {}, children: {} };
+}
+
+export function isPendingEmpty(p: Pending): boolean {
+  return Object.keys(p.activities).length + Object.keys(p.timers).length + Object.keys(p.children).length === 0;
+}
+
+/** Reads the engine part of a stored snapshot (no machine needed); undefined when absent or malformed. */
+export function readStoredSnapshot(json: Json | null): StoredSnapshot | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const { machine, pending, counter } = json as Record<string, Json>;
+  if (machine === undefined || typeof counter !== 'number' || pending === null || typeof pending !== 'object') return undefined;
+  return json as unknown as StoredSnapshot;
+}
+
+/** The persisted form of a live machine snapshot, as it will read back from storage (JSON round trip). */
+export function persistMachine(machine: AnyStateMachine, snapshot: AnyMachineSnapshot): Record<string, Json> {
+  return JSON.parse(JSON.stringify(machine.getPersistedSnapshot(snapshot))) as Record<string, Json>;
+}
+
+/**
+ * Restore a persisted machine snapshot for transition() without starting anything. XState silently
+ * drops a child whose src it cannot resolve: that would lose an outstanding activity, so it is an error.
+ */
+export function restoreMachine(machine: AnyStateMachine, persisted: Json): AnyMachineSnapshot {
+  const restored = createActor(machine, { snapshot: persisted as never }).getSnapshot() as AnyMachineSnapshot;
+  const storedChildren = Object.keys(((persisted as { children?: Record<string, unknown> }).children ?? {}));
+  const missing = storedChildren.filter((id) => !(id in restored.children));
+  if (missing.length > 0) {
+    throw new NondeterminismError(`the stored snapshot has children the machine cannot restore: ${missing.join(', ')}`, { missing });
+  }
+  return restored;
+}
