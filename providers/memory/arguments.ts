@@ -1,0 +1,240 @@
+/**
+ * Argument checks of the memory provider. Each returns a normalised deep copy, so the provider
+ * validates everything before writing anything and never stores a caller's object.
+ */
+import type {
+  AbandonOptions, ErrorInfo, FetchOptions, HistoryEventInput, InstanceFilter, InstanceWrite,
+  OrchestrationDelta, OrchestratorMessageKind, ParentRef, TimerInput, WorkItemInput,
+} from '../contract.js';
+import type { InstanceStatus, Json } from '../types.js';
+import { InvalidArgumentError } from '../errors.js';
+import { jsonCopy } from './json-safety.js';
+
+export const MESSAGE_KINDS: readonly OrchestratorMessageKind[] = [
+  'start', 'event', 'activityCompleted', 'activityFailed', 'timerFired',
+  'childCompleted', 'childFailed', 'terminate', 'suspend', 'resume',
+];
+const STATUSES: readonly InstanceStatus[] = ['running', 'suspended', 'completed', 'failed', 'terminated'];
+
+function fail(message: string, details: Record<string, unknown> = {}): never {
+  throw new InvalidArgumentError(message, details);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function requireObject(value: unknown, what: string): Record<string, unknown> {
+  if (!isRecord(value)) fail(`${what} must be an object`, { what });
+  return value;
+}
+
+export function requireId(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0) fail(`${what} must be a non-empty string`, { what, value });
+  return value;
+}
+
+export function requireString(value: unknown, what: string): string {
+  if (typeof value !== 'string') fail(`${what} must be a string`, { what, value });
+  return value;
+}
+
+export function requireTime(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) fail(`${what} must be a finite number of ms`, { what, value });
+  return value;
+}
+
+export function requirePositiveMs(value: unknown, what: string): number {
+  if (requireTime(value, what) <= 0) fail(`${what} must be > 0`, { what, value });
+  return value as number;
+}
+
+export function requireNonNegativeMs(value: unknown, what: string): number {
+  if (requireTime(value, what) < 0) fail(`${what} must be >= 0`, { what, value });
+  return value as number;
+}
+
+export function requireInteger(value: unknown, min: number, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    fail(`${what} must be an integer >= ${min}`, { what, value });
+  }
+  return value;
+}
+
+function requireStringArray(value: unknown, what: string): string[] {
+  if (!Array.isArray(value)) fail(`${what} must be an array of strings`, { what });
+  return value.map((v, i) => requireId(v, `${what}[${i}]`));
+}
+
+export interface FetchArgs { lockMs: number; waitMs: number; max: number; signal: AbortSignal | undefined }
+
+export function fetchArgs(opts: FetchOptions): FetchArgs {
+  const o = requireObject(opts, 'fetch options');
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('signal must be an AbortSignal');
+  if (o.owner !== undefined) requireString(o.owner, 'owner');
+  return {
+    lockMs: requirePositiveMs(o.lockMs, 'lockMs'),
+    waitMs: o.waitMs === undefined ? 0 : requireNonNegativeMs(o.waitMs, 'waitMs'),
+    max: o.max === undefined ? 1 : requireInteger(o.max, 1, 'max'),
+    signal: o.signal as AbortSignal | undefined,
+  };
+}
+
+export function abandonArgs(opts: AbandonOptions | undefined): { delayMs: number; countAttempt: boolean } {
+  const o = opts === undefined ? {} : requireObject(opts, 'abandon options');
+  if (o.countAttempt !== undefined && typeof o.countAttempt !== 'boolean') fail('countAttempt must be a boolean');
+  return {
+    delayMs: o.delayMs === undefined ? 0 : requireNonNegativeMs(o.delayMs, 'delayMs'),
+    countAttempt: o.countAttempt !== false,
+  };
+}
+
+export interface MessageArgs {
+  instanceId: string;
+  kind: OrchestratorMessageKind;
+  payload: Json;
+  executionId: number | null;
+  timerId: string | null;
+  visibleAt: number | null;
+}
+
+export function messageArgs(msg: unknown, what: string): MessageArgs {
+  const o = requireObject(msg, what);
+  if (!MESSAGE_KINDS.includes(o.kind as OrchestratorMessageKind)) fail(`${what}.kind '${String(o.kind)}' is unknown`, { kind: o.kind });
+  if (o.payload === undefined) fail(`${what}.payload is required`);
+  return {
+    instanceId: requireId(o.instanceId, `${what}.instanceId`),
+    kind: o.kind as OrchestratorMessageKind,
+    payload: jsonCopy(o.payload, `${what}.payload`),
+    executionId: o.executionId == null ? null : requireInteger(o.executionId, 1, `${what}.executionId`),
+    timerId: o.timerId == null ? null : requireId(o.timerId, `${what}.timerId`),
+    visibleAt: o.visibleAt == null ? null : requireTime(o.visibleAt, `${what}.visibleAt`),
+  };
+}
+
+function parentArgs(value: unknown, what: string): ParentRef | null {
+  if (value == null) return null;
+  const o = requireObject(value, what);
+  return {
+    instanceId: requireId(o.instanceId, `${what}.instanceId`),
+    executionId: requireInteger(o.executionId, 1, `${what}.executionId`),
+    invokeId: requireId(o.invokeId, `${what}.invokeId`),
+  };
+}
+
+function errorArgs(value: unknown, what: string): ErrorInfo | null {
+  if (value == null) return null;
+  const o = requireObject(value, what);
+  requireString(o.name, `${what}.name`);
+  requireString(o.message, `${what}.message`);
+  return jsonCopy(o, what) as unknown as ErrorInfo;
+}
+
+function instanceArgs(value: unknown): InstanceWrite {
+  const o = requireObject(value, 'delta.instance');
+  if (!STATUSES.includes(o.status as InstanceStatus)) fail(`delta.instance.status '${String(o.status)}' is unknown`);
+  return {
+    name: requireId(o.name, 'delta.instance.name'),
+    version: requireString(o.version, 'delta.instance.version'),
+    executionId: requireInteger(o.executionId, 1, 'delta.instance.executionId'),
+    status: o.status as InstanceStatus,
+    stateValue: jsonCopy(o.stateValue, 'delta.instance.stateValue'),
+    context: jsonCopy(o.context, 'delta.instance.context'),
+    input: jsonCopy(o.input, 'delta.instance.input'),
+    output: o.output === undefined ? null : jsonCopy(o.output, 'delta.instance.output'),
+    error: errorArgs(o.error, 'delta.instance.error'),
+    snapshot: o.snapshot === undefined ? null : jsonCopy(o.snapshot, 'delta.instance.snapshot'),
+    definitionHash: requireString(o.definitionHash, 'delta.instance.definitionHash'),
+    parent: parentArgs(o.parent, 'delta.instance.parent'),
+  };
+}
+
+function historyArgs(value: unknown, i: number): HistoryEventInput {
+  const o = requireObject(value, `delta.history[${i}]`);
+  return {
+    executionId: requireInteger(o.executionId, 1, `delta.history[${i}].executionId`),
+    seq: requireInteger(o.seq, 0, `delta.history[${i}].seq`),
+    type: requireId(o.type, `delta.history[${i}].type`),
+    data: jsonCopy(o.data, `delta.history[${i}].data`),
+  };
+}
+
+function timerArgs(value: unknown, i: number): TimerInput {
+  const o = requireObject(value, `delta.timers[${i}]`);
+  return {
+    timerId: requireId(o.timerId, `delta.timers[${i}].timerId`),
+    fireAt: requireTime(o.fireAt, `delta.timers[${i}].fireAt`),
+    executionId: requireInteger(o.executionId, 1, `delta.timers[${i}].executionId`),
+    payload: jsonCopy(o.payload, `delta.timers[${i}].payload`),
+  };
+}
+
+export interface WorkItemArgs extends Omit<WorkItemInput, 'visibleAt'> { visibleAt: number | null }
+
+export function workItemArgs(value: unknown, what: string): WorkItemArgs {
+  const o = requireObject(value, what);
+  return {
+    instanceId: requireId(o.instanceId, `${what}.instanceId`),
+    executionId: requireInteger(o.executionId, 1, `${what}.executionId`),
+    activityId: requireId(o.activityId, `${what}.activityId`),
+    name: requireId(o.name, `${what}.name`),
+    payload: jsonCopy(o.payload, `${what}.payload`),
+    visibleAt: o.visibleAt == null ? null : requireTime(o.visibleAt, `${what}.visibleAt`),
+  };
+}
+
+export interface DeltaArgs {
+  instance: InstanceWrite;
+  history: HistoryEventInput[];
+  messages: MessageArgs[];
+  timers: TimerInput[];
+  workItems: WorkItemArgs[];
+  cancelTimers: string[];
+  cancelActivities: string[];
+  keepMessageIds: string[];
+  deadLetterMessageIds: string[];
+  deadLetterReason: string;
+}
+
+/** Shape checks only; checks against stored state (duplicates, lock membership) happen in the provider. */
+export function deltaArgs(delta: OrchestrationDelta): DeltaArgs {
+  const o = requireObject(delta, 'delta');
+  const list = (key: string): unknown[] => {
+    if (!Array.isArray(o[key])) fail(`delta.${key} must be an array`);
+    return o[key] as unknown[];
+  };
+  return {
+    instance: instanceArgs(o.instance),
+    history: list('history').map(historyArgs),
+    messages: list('messages').map((m, i) => messageArgs(m, `delta.messages[${i}]`)),
+    timers: list('timers').map(timerArgs),
+    workItems: list('workItems').map((w, i) => workItemArgs(w, `delta.workItems[${i}]`)),
+    cancelTimers: requireStringArray(o.cancelTimers, 'delta.cancelTimers'),
+    cancelActivities: requireStringArray(o.cancelActivities, 'delta.cancelActivities'),
+    keepMessageIds: requireStringArray(o.keepMessageIds, 'delta.keepMessageIds'),
+    deadLetterMessageIds: requireStringArray(o.deadLetterMessageIds, 'delta.deadLetterMessageIds'),
+    deadLetterReason: o.deadLetterReason === undefined ? 'dead-lettered' : requireString(o.deadLetterReason, 'delta.deadLetterReason'),
+  };
+}
+
+export function filterArgs(filter: InstanceFilter | undefined): InstanceFilter {
+  const o = filter === undefined ? {} : requireObject(filter, 'filter');
+  const out: InstanceFilter = {};
+  if (o.status !== undefined) {
+    if (!Array.isArray(o.status) || o.status.some((s) => !STATUSES.includes(s as InstanceStatus))) fail('filter.status must list known statuses');
+    out.status = [...(o.status as InstanceStatus[])];
+  }
+  if (o.name !== undefined) out.name = requireString(o.name, 'filter.name');
+  if (o.createdFrom !== undefined) out.createdFrom = requireTime(o.createdFrom, 'filter.createdFrom');
+  if (o.createdTo !== undefined) out.createdTo = requireTime(o.createdTo, 'filter.createdTo');
+  if (o.parentInstanceId !== undefined) out.parentInstanceId = requireId(o.parentInstanceId, 'filter.parentInstanceId');
+  return out;
+}
+
+export function pageArgs(page: { cursor?: string | null; limit?: number } | undefined): { cursor: string | null; limit: number } {
+  const o = page === undefined ? {} : requireObject(page, 'page');
+  return {
+    cursor: o.cursor == null ? null : requireId(o.cursor, 'page.cursor'),
+    limit: o.limit === undefined ? 100 : requireInteger(o.limit, 1, 'page.limit'),
+  };
+}

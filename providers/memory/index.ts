@@ -1,0 +1,2 @@
+export { MemoryProvider } from './memory-provider.js';
+export { assertJson } from './json-safety.js';

@@ -1,0 +1,185 @@
+/** Queue behaviour: order, peek-lock, delayed visibility, timers, worker results, kept messages. */
+import * as assert from 'uvu/assert';
+import {
+  LOCK_MS, clockOf, createInstance, eventMessage, fetchNone, fetchOne, inCategory, kinds, sampleDelta, startMessage, workItem,
+} from './helpers.js';
+
+export const queueSemanticsCases = inCategory('queue semantics', [
+  {
+    name: 'instances are fetched in the order of their oldest visible message',
+    async run({ put: { provider } }) {
+      for (const id of ['c', 'a', 'b']) await provider.enqueueOrchestratorMessage(startMessage(id));
+      const order: string[] = [];
+      for (let i = 0; i < 3; i++) order.push((await fetchOne(provider)).instanceId);
+      assert.equal(order, ['c', 'a', 'b']);
+    },
+  },
+  {
+    name: 'instances whose locks expired are ordered by their oldest visible message',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      await provider.enqueueOrchestratorMessage(eventMessage('older'));
+      await provider.enqueueOrchestratorMessage(eventMessage('newer'));
+      await provider.fetchOrchestrationItems({ lockMs: 1000, max: 2 });
+      clockOf(ctx).advance(1000); // both locks expire; both messages keep their visibleAt
+      assert.is((await fetchOne(provider)).instanceId, 'older', 'same visibleAt: the smaller message id comes first');
+    },
+  },
+  {
+    name: 'an instance released by abandon is ordered by its oldest visible message against an expired one',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      await provider.enqueueOrchestratorMessage(eventMessage('older'));
+      await provider.enqueueOrchestratorMessage(eventMessage('newer'));
+      const items = await provider.fetchOrchestrationItems({ lockMs: 1000, max: 2 });
+      // 'older' is released at once (visible again at the same time), 'newer' by expiry
+      await provider.abandonOrchestrationItem(items.find((i) => i.instanceId === 'older')!.lockToken);
+      clockOf(ctx).advance(1000);
+      assert.is((await fetchOne(provider)).instanceId, 'older', 'same visibleAt: the smaller message id comes first');
+    },
+  },
+  {
+    name: 'an item lists its messages in enqueue order',
+    async run({ put: { provider } }) {
+      await provider.enqueueOrchestratorMessage(startMessage('a'));
+      for (const type of ['E1', 'E2', 'E3']) await provider.enqueueOrchestratorMessage(eventMessage('a', type));
+      const item = await fetchOne(provider, 'a');
+      assert.equal(item.messages.map((m) => (m.payload as { type?: string }).type ?? m.kind), ['start', 'E1', 'E2', 'E3']);
+    },
+  },
+  {
+    name: 'message ids increase in enqueue order',
+    async run({ put: { provider } }) {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await provider.enqueueOrchestratorMessage(eventMessage('a', `E${i}`))).id);
+      const item = await fetchOne(provider, 'a');
+      assert.equal(item.messages.map((m) => m.id), ids);
+      assert.is(new Set(ids).size, 3);
+    },
+  },
+  {
+    name: 'a fetch is a peek-lock: abandoned messages come back unchanged',
+    async run({ put: { provider } }) {
+      await provider.enqueueOrchestratorMessage({ ...eventMessage('a', 'KEEP', { nested: { list: [1, 'two', null, true] } }) });
+      const first = await fetchOne(provider, 'a');
+      await provider.abandonOrchestrationItem(first.lockToken);
+      const second = await fetchOne(provider, 'a');
+      assert.equal(second.messages.map((m) => [m.id, m.kind, m.payload]), first.messages.map((m) => [m.id, m.kind, m.payload]));
+    },
+  },
+  {
+    name: 'a message enqueued with a future visibleAt is fetched only once due',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      const clock = clockOf(ctx);
+      await provider.enqueueOrchestratorMessage(startMessage('a'), { visibleAt: clock.now() + 5000 });
+      assert.is(await provider.hasPendingStart('a'), true, 'a scheduled start is pending');
+      clock.advance(4999);
+      await fetchNone(provider, 'not due yet');
+      clock.advance(1);
+      const item = await fetchOne(provider, 'a');
+      assert.is(item.messages[0]?.visibleAt, clock.now());
+    },
+  },
+  {
+    name: 'a message not yet visible is left out of the item and survives its ack',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      const clock = clockOf(ctx);
+      await provider.enqueueOrchestratorMessage(startMessage('a'));
+      await provider.enqueueOrchestratorMessage(eventMessage('a', 'LATER'), { visibleAt: clock.now() + 1000 });
+      const item = await fetchOne(provider, 'a');
+      assert.equal(kinds(item), ['start']);
+      await provider.ackOrchestrationItem(item.lockToken, sampleDelta());
+      clock.advance(1000);
+      assert.equal((await fetchOne(provider, 'a')).messages.map((m) => m.payload), [{ type: 'LATER' }]);
+    },
+  },
+  {
+    name: 'the messages of a lost token are handed out again after expiry',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      await provider.enqueueOrchestratorMessage(startMessage('a'));
+      await provider.enqueueOrchestratorMessage(eventMessage('a'));
+      const lost = await fetchOne(provider, 'a', 1000);
+      clockOf(ctx).advance(1000);
+      const recovered = await fetchOne(provider, 'a');
+      assert.equal(recovered.messages.map((m) => m.id), lost.messages.map((m) => m.id));
+    },
+  },
+  {
+    name: 'timers become timerFired messages visible at fireAt',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      const clock = clockOf(ctx);
+      const fireAt = clock.now() + 10_000;
+      await createInstance(provider, 'a', { timers: [{ timerId: 't', fireAt, executionId: 1, payload: { timerId: 't', event: { type: 'TICK' } } }] });
+      clock.advance(9_999);
+      await fetchNone(provider, 'the timer is not due');
+      clock.advance(1);
+      const [message] = (await fetchOne(provider, 'a')).messages;
+      assert.equal(
+        [message?.kind, message?.timerId, message?.executionId, message?.visibleAt, message?.payload],
+        ['timerFired', 't', 1, fireAt, { timerId: 't', event: { type: 'TICK' } }],
+      );
+    },
+  },
+  {
+    name: 'messages sent by an ack honour their visibleAt',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      const clock = clockOf(ctx);
+      await createInstance(provider, 'a', { messages: [{ ...eventMessage('b'), visibleAt: clock.now() + 500 }] });
+      await fetchNone(provider, 'the message is delayed');
+      clock.advance(500);
+      await fetchOne(provider, 'b');
+    },
+  },
+  {
+    name: 'work items are handed out oldest first, at most max, with their fields',
+    async run({ put: { provider } }) {
+      await createInstance(provider, 'a', {
+        workItems: [workItem('a', 'w1'), workItem('a', 'w2', { name: 'other', payload: { x: [1] } }), workItem('a', 'w3')],
+      });
+      const first = await provider.fetchWorkItems({ lockMs: 1000, max: 2 });
+      assert.equal(first.map((w) => w.activityId), ['w1', 'w2']);
+      const w2 = first[1]!;
+      assert.equal([w2.instanceId, w2.executionId, w2.name, w2.payload, w2.attempt], ['a', 1, 'other', { x: [1] }, 1]);
+      assert.is(w2.lockedUntil, w2.now + 1000);
+      assert.equal((await provider.fetchWorkItems({ lockMs: 1000, max: 5 })).map((w) => w.activityId), ['w3']);
+    },
+  },
+  {
+    name: 'a worker ack deletes the item and enqueues its result in one step',
+    async run({ put: { provider } }) {
+      await createInstance(provider, 'a', { workItems: [workItem('a', 'act')] });
+      const [item] = await provider.fetchWorkItems({ lockMs: LOCK_MS });
+      assert.ok(item);
+      await provider.ackWorkItem(item.lockToken, { instanceId: 'a', kind: 'activityCompleted', executionId: 1, payload: { activityId: 'act', output: 42 } });
+      const depths = await provider.queueDepths();
+      assert.equal(depths.worker, { visible: 0, delayed: 0, locked: 0 });
+      const [message] = (await fetchOne(provider, 'a')).messages;
+      assert.equal([message?.kind, message?.executionId, message?.payload], ['activityCompleted', 1, { activityId: 'act', output: 42 }]);
+    },
+  },
+  {
+    name: 'kept messages are unlocked and left; the others are consumed',
+    async run({ put: { provider } }) {
+      await createInstance(provider, 'a');
+      await provider.enqueueOrchestratorMessage(eventMessage('a', 'USE'));
+      await provider.enqueueOrchestratorMessage(eventMessage('a', 'KEEP'));
+      const item = await fetchOne(provider, 'a');
+      const keep = item.messages.find((m) => (m.payload as { type: string }).type === 'KEEP')!;
+      await provider.ackOrchestrationItem(item.lockToken, sampleDelta({ keepMessageIds: [keep.id] }));
+      const next = await fetchOne(provider, 'a');
+      assert.equal(next.messages.map((m) => m.id), [keep.id]);
+    },
+  },
+]);
