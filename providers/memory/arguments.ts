@@ -8,7 +8,7 @@ import type {
 } from '../contract.js';
 import type { InstanceStatus, Json } from '../types.js';
 import { InvalidArgumentError } from '../errors.js';
-import { jsonCopy } from './json-safety.js';
+import { jsonCopy } from '../json-safety.js';
 
 export const MESSAGE_KINDS: readonly OrchestratorMessageKind[] = [
   'start', 'event', 'activityCompleted', 'activityFailed', 'timerFired',

@@ -1,2 +1,1 @@
 export { MemoryProvider } from './memory-provider.js';
-export { assertJson } from './json-safety.js';

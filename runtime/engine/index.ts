@@ -1,6 +1,6 @@
 export { runTurn } from './run-turn.js';
 export { replayHistory, type ReplayResult } from './replay.js';
-export { assertJsonSafe } from './json-safety.js';
+export { assertJsonSafe } from '../../providers/json-safety.js';
 export { toErrorInfo } from './error-info.js';
 export type { Command } from './commands.js';
 export type { StoredSnapshot, Pending } from './stored-snapshot.js';

@@ -24,7 +24,7 @@ import { applyEvent, applyStarted, classifyMessage, endExecutionForContinue, eve
 import { deltaOfCommands, parentNotification } from './delta.js';
 import { consumeAfterEnd, endWithoutMachine, onNondeterminism } from './end-without-machine.js';
 import { TurnRecorder, type Execution } from './execution.js';
-import { assertJsonSafe } from './json-safety.js';
+import { assertJsonSafe } from '../../providers/json-safety.js';
 import { replayExecution, storedSnapshotOf } from './replay.js';
 import type { StepResult } from './step.js';
 import { emptyPending, readStoredSnapshot, restoreMachine } from './stored-snapshot.js';

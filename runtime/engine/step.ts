@@ -12,7 +12,7 @@ import { readPlaceholder } from '../definitions/placeholders.js';
 import { InvalidDefinitionError, MachineCodeError } from '../errors.js';
 import { jsonCopy, toErrorInfo } from './error-info.js';
 import type { Execution, TurnRecorder } from './execution.js';
-import { assertJsonSafe } from './json-safety.js';
+import { assertJsonSafe } from '../../providers/json-safety.js';
 
 interface ActionObject {
   type: string;

@@ -4,8 +4,8 @@
  * XState copies context as-is into persisted snapshots (a Date becomes a string, a Map becomes {}),
  * so the engine checks values itself and names the first offending path.
  */
-import type { Json } from '../../providers/types.js';
-import { NotJsonSafeError, PayloadTooLargeError } from '../../providers/errors.js';
+import type { Json } from './types.js';
+import { NotJsonSafeError, PayloadTooLargeError } from './errors.js';
 
 /**
  * Throws NotJsonSafeError naming the path (`what.a.b[2]`) of the first value JSON cannot carry
@@ -55,4 +55,10 @@ function check(value: unknown, what: string, path: string, ancestors: Set<object
     }
   }
   ancestors.delete(obj);
+}
+
+/** Validate, then copy through JSON so the result shares nothing with the caller's value. */
+export function jsonCopy(value: unknown, what: string): Json {
+  assertJsonSafe(value, what);
+  return JSON.parse(JSON.stringify(value)) as Json;
 }
