@@ -1,0 +1,23 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stopTestServer, testServer } from '../../test/db.js';
+import { explainHotQueries } from '../../stress/explain-plans.js';
+
+test.after(async () => {
+  await stopTestServer();
+});
+
+// stress/explain-plans.ts runs the same check at 1,000,000 rows per queue.
+test('no hot query of the stored functions plans a Seq Scan on a queue table (200,000 rows per queue)', async () => {
+  const { url } = await testServer();
+  const report = await explainHotQueries({ connectionString: url, rows: 200_000 });
+  const calls = new Set(report.plans.map((p) => p.call));
+  for (const call of ['fetch_orchestration_items', 'ack_orchestration_item', 'fetch_work_items', 'ack_work_item', 'renew_orchestration_lock']) {
+    assert.ok(calls.has(call), `plans of ${call} were captured`);
+  }
+  assert.ok(report.plans.some((p) => /Index Scan using orchestrator_queue_fetch/.test(p.plan)), 'the fetch uses its partial index');
+  assert.ok(report.plans.some((p) => /Index Scan using worker_queue_fetch/.test(p.plan)), 'the worker fetch uses its partial index');
+  assert.equal(report.seqScans, []);
+});
+
+test.run();

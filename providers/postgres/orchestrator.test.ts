@@ -1,0 +1,278 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { InstanceExistsError, InvalidArgumentError, LockLostError } from '../errors.js';
+import { ManualClock } from '../clock.js';
+import { stopTestServer } from '../../test/db.js';
+import {
+  createInstance, eventMessage, expectError, fetchNone, fetchOne, historyEvents, sampleDelta, startMessage, workItem,
+} from '../../validation/conformance/helpers.js';
+import { dumpTables, postgresTestBed, sql, truncateAll, type PostgresTestBed } from './test-support.js';
+import type { PostgresProvider } from './provider.js';
+
+const test = suite<{ bed: PostgresTestBed; clock: ManualClock; p: PostgresProvider }>('postgres orchestrator queue');
+
+test.before(async (ctx) => {
+  ctx.bed = await postgresTestBed('orch');
+  ctx.clock = new ManualClock();
+  ctx.p = await ctx.bed.open({ clock: ctx.clock });
+});
+test.before.each(async (ctx) => {
+  await truncateAll(ctx.bed.url, ctx.bed.schema);
+});
+test.after(async (ctx) => {
+  await ctx.bed.close();
+  await stopTestServer();
+});
+
+const dump = (ctx: { bed: PostgresTestBed }) => dumpTables(ctx.bed.url, ctx.bed.schema);
+
+test('enqueue never creates the instance; the first ack does, consuming exactly the fetched messages', async ({ p }) => {
+  await p.enqueueOrchestratorMessage(startMessage('a', { x: 1 }));
+  await p.enqueueOrchestratorMessage(eventMessage('a', 'GO'));
+  assert.is(await p.getInstance('a'), null);
+  assert.is(await p.hasPendingStart('a'), true);
+  const item = await fetchOne(p, 'a');
+  assert.equal(item.messages.map((m) => [m.kind, m.attempt]), [['start', 1], ['event', 1]]);
+  assert.is(item.instance, null);
+  assert.is(item.executionId, 1);
+  assert.is(item.attempt, 1);
+  await p.ackOrchestrationItem(item.lockToken, sampleDelta({ history: historyEvents(1, 0, 2) }));
+  const record = await p.getInstance('a');
+  assert.ok(record);
+  assert.is(record.historyLength, 2);
+  assert.is(record.turns, 1);
+  assert.is(await p.hasPendingStart('a'), false);
+  await fetchNone(p);
+});
+
+test('a second start, queued or for an existing instance, is InstanceExistsError', async ({ p }) => {
+  await createInstance(p, 'b');
+  await p.enqueueOrchestratorMessage(startMessage('a'));
+  await expectError(p.enqueueOrchestratorMessage(startMessage('a')), InstanceExistsError, 'start while one is queued');
+  await expectError(p.enqueueOrchestratorMessage(startMessage('b')), InstanceExistsError, 'start of an existing instance');
+});
+
+test('concurrent starts of one instance: exactly one is queued', async ({ bed, clock }) => {
+  const others = await Promise.all(Array.from({ length: 4 }, () => bed.open({ clock, listen: false, poolSize: 1 })));
+  const results = await Promise.allSettled(others.map((o) => o.enqueueOrchestratorMessage(startMessage('race'))));
+  assert.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+  for (const r of results) if (r.status === 'rejected') assert.instance(r.reason, InstanceExistsError);
+  assert.equal(await sql(bed.url, `SELECT count(*)::int AS n FROM "${bed.schema}".orchestrator_queue`), [{ n: 1 }]);
+  await Promise.all(others.map((o) => o.close()));
+});
+
+test('bad messages are InvalidArgumentError and nothing is written', async (ctx) => {
+  const before = await dump(ctx);
+  await expectError(ctx.p.enqueueOrchestratorMessage({ instanceId: 'a', kind: 'bogus' as never, payload: {} }), InvalidArgumentError);
+  await expectError(ctx.p.enqueueOrchestratorMessage({ instanceId: '', kind: 'event', payload: {} }), InvalidArgumentError);
+  await expectError(ctx.p.enqueueOrchestratorMessage({ instanceId: 'a', kind: 'event', payload: { d: new Date() } as never }), InvalidArgumentError);
+  await expectError(ctx.p.enqueueOrchestratorMessage(eventMessage('a'), { visibleAt: Number.NaN }), InvalidArgumentError);
+  assert.equal(await dump(ctx), before);
+});
+
+test('exclusive instance lock: 10 fetchers on separate connections take 10 instances exactly once', async ({ bed, clock, p }) => {
+  for (let i = 0; i < 10; i++) await p.enqueueOrchestratorMessage(startMessage(`i${i}`));
+  const fetchers = await Promise.all(Array.from({ length: 10 }, () => bed.open({ clock, listen: false, poolSize: 1 })));
+  const got = (await Promise.all(fetchers.map((f) => f.fetchOrchestrationItems({ lockMs: 60_000 })))).flat();
+  // Every fetcher tries again: none may get an instance another one holds.
+  const again = (await Promise.all(fetchers.map((f) => f.fetchOrchestrationItems({ lockMs: 60_000, max: 10 })))).flat();
+  const ids = [...got, ...again].map((i) => i.instanceId).sort();
+  assert.equal(ids, Array.from({ length: 10 }, (_, i) => `i${i}`).sort());
+  assert.is(new Set([...got, ...again].map((i) => i.lockToken)).size, 10);
+  await Promise.all(fetchers.map((f) => f.close()));
+});
+
+test('concurrent batch fetchers skip what others are taking instead of starving: 10 x max 3 take all 30 instances once', async ({ bed, clock, p }) => {
+  const all = Array.from({ length: 30 }, (_, i) => `i${String(i).padStart(2, '0')}`);
+  for (const id of all) await p.enqueueOrchestratorMessage(startMessage(id));
+  const fetchers = await Promise.all(Array.from({ length: 10 }, () => bed.open({ clock, listen: false, poolSize: 1 })));
+  const got = (await Promise.all(fetchers.map((f) => f.fetchOrchestrationItems({ lockMs: 60_000, max: 3 })))).flat();
+  assert.equal(got.map((i) => i.instanceId).sort(), all);
+  await Promise.all(fetchers.map((f) => f.close()));
+});
+
+test('fetch max: distinct instances, oldest visible message first', async ({ p, clock }) => {
+  await p.enqueueOrchestratorMessage(eventMessage('c'));
+  clock.advance(1);
+  await p.enqueueOrchestratorMessage(eventMessage('a'));
+  clock.advance(1);
+  await p.enqueueOrchestratorMessage(eventMessage('c'));
+  await p.enqueueOrchestratorMessage(eventMessage('b'));
+  const items = await p.fetchOrchestrationItems({ lockMs: 1000, max: 2 });
+  assert.equal(items.map((i) => [i.instanceId, i.messages.length]), [['c', 2], ['a', 1]]);
+});
+
+test('messages arriving while an instance is locked are not fetched by others and survive the ack', async ({ bed, clock, p }) => {
+  await createInstance(p, 'a');
+  await p.enqueueOrchestratorMessage(eventMessage('a', 'FIRST'));
+  const item = await fetchOne(p, 'a');
+  await p.enqueueOrchestratorMessage(eventMessage('a', 'LATE'));
+  const other = await bed.open({ clock, listen: false, poolSize: 1 });
+  assert.equal(await other.fetchOrchestrationItems({ lockMs: 1000, max: 10 }), []);
+  await p.ackOrchestrationItem(item.lockToken, sampleDelta({ history: historyEvents(1, 1, 1) }));
+  const next = await fetchOne(other, 'a');
+  assert.equal(next.messages.map((m) => (m.payload as { type: string }).type), ['LATE']);
+  assert.is(next.messages[0]!.attempt, 1);
+  await other.close();
+});
+
+test('lock expiry: another fetcher takes over; the old token then changes nothing', async (ctx) => {
+  const { bed, clock, p } = ctx;
+  await p.enqueueOrchestratorMessage(startMessage('a'));
+  const first = await fetchOne(p, 'a', 1000);
+  const other = await bed.open({ clock, listen: false, poolSize: 1 });
+  assert.equal(await other.fetchOrchestrationItems({ lockMs: 1000 }), [], 'not before expiry');
+  clock.advance(1000);
+  const second = await fetchOne(other, 'a', 5000);
+  assert.is(second.attempt, 2);
+  assert.equal(second.messages.map((m) => m.id), first.messages.map((m) => m.id));
+  const before = await dump(ctx);
+  await expectError(p.ackOrchestrationItem(first.lockToken, sampleDelta()), LockLostError, 'stale ack');
+  await expectError(p.renewOrchestrationLock(first.lockToken, 1000), LockLostError, 'stale renew');
+  await expectError(p.abandonOrchestrationItem(first.lockToken), LockLostError, 'stale abandon');
+  assert.equal(await dump(ctx), before);
+  await other.ackOrchestrationItem(second.lockToken, sampleDelta());
+  assert.ok(await p.getInstance('a'));
+  await other.close();
+});
+
+test('an expired lock is not revived by renew, even before anyone takes over', async ({ p, clock }) => {
+  await p.enqueueOrchestratorMessage(startMessage('a'));
+  const item = await fetchOne(p, 'a', 1000);
+  assert.is(await p.renewOrchestrationLock(item.lockToken, 2000), clock.now() + 2000);
+  clock.advance(2000);
+  await expectError(p.renewOrchestrationLock(item.lockToken, 2000), LockLostError);
+  await expectError(p.ackOrchestrationItem(item.lockToken, sampleDelta()), LockLostError);
+});
+
+test('unknown or malformed tokens are LockLostError', async ({ p }) => {
+  await expectError(p.ackOrchestrationItem('not-a-uuid', sampleDelta()), LockLostError);
+  await expectError(p.renewOrchestrationLock('00000000-0000-4000-8000-000000000000', 1000), LockLostError);
+  await expectError(p.abandonOrchestrationItem('00000000-0000-4000-8000-000000000000'), LockLostError);
+});
+
+test('ack atomicity: an ack failing midway leaves every table as it was and the lock held', async (ctx) => {
+  const { p } = ctx;
+  await createInstance(p, 'a');
+  await p.enqueueOrchestratorMessage(eventMessage('a'));
+  const item = await fetchOne(p, 'a');
+  const before = await dump(ctx);
+  const failing = [
+    // duplicate of the stored seq 0, after the instance row was already updated in the same statement
+    sampleDelta({ history: historyEvents(1, 0, 1), timers: [{ timerId: 't', fireAt: 5, executionId: 1, payload: {} }] }),
+    // a constraint violated by the last insert of the function (two queued work items with one id)
+    sampleDelta({ history: historyEvents(1, 1, 1), workItems: [workItem('a', 'x'), workItem('a', 'x')] }),
+    // history for an execution this ack does not write
+    sampleDelta({ history: historyEvents(7, 0, 1) }),
+    // a kept id that was not fetched with this lock
+    sampleDelta({ keepMessageIds: ['999999'] }),
+    // an execution older than the stored one
+    sampleDelta({ instance: { executionId: 0 } }),
+  ];
+  for (const delta of failing) {
+    await expectError(p.ackOrchestrationItem(item.lockToken, delta), InvalidArgumentError);
+    assert.equal(await dump(ctx), before);
+  }
+  // the lock is still held: renew works and the instance is not fetchable by anyone
+  await p.renewOrchestrationLock(item.lockToken, 60_000);
+  await fetchNone(p);
+  await p.ackOrchestrationItem(item.lockToken, sampleDelta({ history: historyEvents(1, 1, 1) }));
+  assert.is((await p.getInstance('a'))!.historyLength, 2);
+});
+
+test('ack writes timers and work items, cancels them by id (work items even while locked)', async ({ p, clock }) => {
+  await createInstance(p, 'a', {
+    timers: [{ timerId: 't1', fireAt: clock.now() + 10_000, executionId: 1, payload: { event: { type: 'T' } } }],
+    workItems: [workItem('a', 'w1')],
+  });
+  const [locked] = await p.fetchWorkItems({ lockMs: 60_000 });
+  assert.is(locked?.activityId, 'w1');
+  await p.enqueueOrchestratorMessage(eventMessage('a'));
+  const item = await fetchOne(p, 'a');
+  await p.ackOrchestrationItem(item.lockToken, sampleDelta({
+    cancelTimers: ['t1', 'unknown'], cancelActivities: ['w1', 'unknown'],
+    // re-created under the same ids in the same turn
+    timers: [{ timerId: 't1', fireAt: clock.now() + 5_000, executionId: 1, payload: { n: 2 } }],
+  }));
+  await expectError(p.renewWorkItemLock(locked!.lockToken, 1000), LockLostError, 'the cancelled activity lost its lock');
+  assert.equal(await p.fetchWorkItems({ lockMs: 1000 }), []);
+  await fetchNone(p, 'the new timer is not due');
+  clock.advance(5_000);
+  const fired = await fetchOne(p, 'a');
+  assert.equal(fired.messages.map((m) => [m.kind, m.timerId, m.payload]), [['timerFired', 't1', { n: 2 }]]);
+});
+
+test('keepMessageIds go back unlocked; deadLetterMessageIds move to dead_letters', async ({ p }) => {
+  await createInstance(p, 'a');
+  for (const type of ['A', 'B', 'C']) await p.enqueueOrchestratorMessage(eventMessage('a', type));
+  const item = await fetchOne(p, 'a');
+  const [a, b, c] = item.messages;
+  await p.ackOrchestrationItem(item.lockToken, sampleDelta({ keepMessageIds: [b!.id], deadLetterMessageIds: [c!.id], deadLetterReason: 'poison' }));
+  const next = await fetchOne(p, 'a');
+  assert.equal(next.messages.map((m) => m.id), [b!.id]);
+  const dead = await p.listDeadLetters();
+  assert.equal(dead.items.map((d) => [d.queue, d.instanceId, d.reason, (d.item as { id: string }).id]), [['orchestrator', 'a', 'poison', c!.id]]);
+  assert.ok(a);
+});
+
+test('continue-as-new closes the old execution and opens the new one with fresh history', async (ctx) => {
+  const { p, bed } = ctx;
+  await createInstance(p, 'a');
+  await p.enqueueOrchestratorMessage(eventMessage('a'));
+  const item = await fetchOne(p, 'a');
+  await p.ackOrchestrationItem(item.lockToken, sampleDelta({
+    instance: { executionId: 2, input: { round: 2 } },
+    history: [...historyEvents(1, 1, 1, 'continuedAsNew'), ...historyEvents(2, 0, 3, 'started')],
+  }));
+  const record = (await p.getInstance('a'))!;
+  assert.equal([record.executionId, record.historyLength, record.input, record.turns], [2, 3, { round: 2 }, 2]);
+  const executions = await sql(bed.url, `SELECT execution_id, status, input, completed_at IS NOT NULL AS closed FROM "${bed.schema}".executions ORDER BY 1`);
+  assert.equal(executions, [
+    { execution_id: 1, status: 'continued', input: null, closed: true },
+    { execution_id: 2, status: 'running', input: { round: 2 }, closed: false },
+  ]);
+});
+
+test('a suspended instance is fetchable only through terminate/resume, and only those are handed out', async ({ p }) => {
+  await createInstance(p, 'a', { instance: { status: 'suspended' } });
+  await p.enqueueOrchestratorMessage(eventMessage('a'));
+  await fetchNone(p, 'events wait while suspended');
+  await p.enqueueOrchestratorMessage({ instanceId: 'a', kind: 'resume', payload: {} });
+  const item = await fetchOne(p, 'a');
+  assert.equal(item.messages.map((m) => m.kind), ['resume']);
+  await p.ackOrchestrationItem(item.lockToken, sampleDelta({ instance: { status: 'running' } }));
+  assert.equal((await fetchOne(p, 'a')).messages.map((m) => m.kind), ['event']);
+});
+
+test('a child start in an ack obeys the start rule', async ({ p }) => {
+  await createInstance(p, 'child');
+  await p.enqueueOrchestratorMessage(startMessage('parent'));
+  const item = await fetchOne(p, 'parent');
+  await expectError(p.ackOrchestrationItem(item.lockToken, sampleDelta({ messages: [startMessage('child')] })), InstanceExistsError);
+  await p.ackOrchestrationItem(item.lockToken, sampleDelta({ messages: [startMessage('child2')] }));
+  assert.is(await p.hasPendingStart('child2'), true);
+});
+
+test('abandon: messages come back after delayMs; countAttempt false does not count the fetch', async ({ p, clock }) => {
+  await p.enqueueOrchestratorMessage(startMessage('a'));
+  const first = await fetchOne(p, 'a');
+  await p.abandonOrchestrationItem(first.lockToken, { delayMs: 500, countAttempt: false });
+  await expectError(p.abandonOrchestrationItem(first.lockToken), LockLostError, 'abandon twice');
+  await fetchNone(p, 'not before the delay');
+  clock.advance(500);
+  const second = await fetchOne(p, 'a');
+  assert.is(second.attempt, 1);
+  await p.abandonOrchestrationItem(second.lockToken);
+  assert.is((await fetchOne(p, 'a')).attempt, 2);
+});
+
+test('an ack notifies watchers of the instance', async ({ p }) => {
+  const seen: string[] = [];
+  const stop = p.watchInstance('a', (id) => seen.push(id));
+  await createInstance(p, 'a');
+  for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  stop();
+  assert.equal(seen, ['a']);
+});
+
+test.run();

@@ -1,0 +1,389 @@
+/**
+ * The PostgreSQL provider: every contract method is one round trip to a stored function of
+ * schema/migrations (called as a named prepared statement), except reads that are one plain
+ * statement. Arguments are checked here with the reference model's checks (providers/memory/
+ * arguments.ts), so both providers refuse exactly the same input before anything is written.
+ */
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import type { Logger } from 'pino';
+import type {
+  AbandonOptions, DeadLetter, FetchOptions, HistoryEvent, InstanceChangeListener, InstanceFilter, InstanceRecord,
+  OrchestrationDelta, OrchestrationItem, OrchestratorMessageInput, Page, Provider, QueueDepths, WorkItem,
+  WorkItemAckOptions,
+} from '../contract.js';
+import type { Clock } from '../clock.js';
+import { InstanceNotFoundError, InvalidArgumentError, LockLostError, OutcomeUnknownError } from '../errors.js';
+import {
+  abandonArgs, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger, requireObject,
+  requirePositiveMs, requireString, requireTime, type FetchArgs,
+} from '../memory/arguments.js';
+import { decodeCursor, encodeCursor } from '../memory/cursor.js';
+import { toProviderError } from './errors.js';
+import { PostgresFaults } from './faults.js';
+import { Notifier, type QueueName } from './notifier.js';
+import { statements, type Statement, type Statements } from './statements.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const HISTORY_BATCH = 200;
+
+export interface PostgresProviderInit {
+  pool: pg.Pool;
+  /** Close the pool on close() (the provider made it). */
+  ownsPool: boolean;
+  connectionString: string;
+  schema: string;
+  clock?: Clock;
+  listen: boolean;
+  pollIntervalMs: number;
+  safetyIntervalMs: number;
+  logger?: Logger;
+}
+
+/** Times go to bigint columns: round toward "not earlier than asked". */
+const ms = (value: number): number => Math.ceil(value);
+
+export class PostgresProvider implements Provider {
+  readonly schema: string;
+  readonly notifier: Notifier;
+  readonly faults: PostgresFaults;
+
+  private readonly pool: pg.Pool;
+  private readonly ownsPool: boolean;
+  private readonly connectionString: string;
+  private readonly clock: Clock | undefined;
+  private readonly sql: Statements;
+  private readonly log: Logger | undefined;
+  /** Database clock minus local clock: lets the notifier estimate the provider clock without a query. */
+  private clockOffsetMs = 0;
+  private closed = false;
+
+  constructor(init: PostgresProviderInit) {
+    this.schema = init.schema;
+    this.pool = init.pool;
+    this.ownsPool = init.ownsPool;
+    this.connectionString = init.connectionString;
+    this.clock = init.clock;
+    this.sql = statements(init.schema);
+    this.log = init.logger?.child({ component: 'postgres-provider', schema: init.schema });
+    this.notifier = new Notifier({
+      connectionString: init.connectionString,
+      schema: init.schema,
+      listen: init.listen,
+      pollIntervalMs: init.pollIntervalMs,
+      safetyIntervalMs: init.safetyIntervalMs,
+      safetyCheck: (queue) => this.nextVisibleAt(queue),
+      now: () => this.estimateNow(),
+      ...(init.logger ? { logger: init.logger } : {}),
+    });
+    this.faults = new PostgresFaults(this.notifier);
+  }
+
+  /** Called once by openPostgresProvider: learn the database clock, start listening. */
+  async start(): Promise<void> {
+    if (!this.clock) this.observeNow(Number(await this.query(this.sql.now, [])));
+    await this.notifier.start();
+  }
+
+  // ------------------------------------------------------------ orchestrator queue
+
+  async enqueueOrchestratorMessage(msg: OrchestratorMessageInput, opts?: { visibleAt?: number }): Promise<{ id: string }> {
+    const args = messageArgs(msg, 'message');
+    const visibleAt = opts?.visibleAt === undefined ? null : ms(requireTime(opts.visibleAt, 'visibleAt'));
+    const id = await this.query(this.sql.enqueue, [this.nowParam(), JSON.stringify(args), visibleAt]);
+    return { id: String(id) };
+  }
+
+  async fetchOrchestrationItems(opts: FetchOptions): Promise<OrchestrationItem[]> {
+    const args = fetchArgs(opts);
+    const owner = opts.owner ?? null;
+    return this.longPoll('orchestrator', args, async () => {
+      const items = (await this.query(this.sql.fetchOrchestration, [this.nowParam(), ms(args.lockMs), args.max, owner])) as OrchestrationItem[];
+      if (items[0]) this.observeNow(items[0].now);
+      return items;
+    });
+  }
+
+  async ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta): Promise<void> {
+    const args = deltaArgs(delta);
+    const keep = new Set(args.keepMessageIds);
+    const dead = new Set(args.deadLetterMessageIds);
+    if (keep.size !== args.keepMessageIds.length || dead.size !== args.deadLetterMessageIds.length || [...keep].some((id) => dead.has(id))) {
+      throw new InvalidArgumentError('keepMessageIds and deadLetterMessageIds must be distinct fetched ids');
+    }
+    if ([...keep, ...dead].some((id) => !/^\d{1,18}$/.test(id))) {
+      throw new InvalidArgumentError('keepMessageIds and deadLetterMessageIds must be messages fetched with this lock');
+    }
+    const token = this.token(lockToken);
+    const body = JSON.stringify({
+      ...args,
+      messages: args.messages.map((m) => ({ ...m, visibleAt: m.visibleAt === null ? null : ms(m.visibleAt) })),
+      timers: args.timers.map((t) => ({ ...t, fireAt: ms(t.fireAt) })),
+      workItems: args.workItems.map((w) => ({ ...w, visibleAt: w.visibleAt === null ? null : ms(w.visibleAt) })),
+    });
+    await this.ackQuery(this.sql.ackOrchestration, [this.nowParam(), token, body]);
+  }
+
+  async abandonOrchestrationItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
+    const { delayMs, countAttempt } = abandonArgs(opts);
+    await this.query(this.sql.abandonOrchestration, [this.nowParam(), this.token(lockToken), ms(delayMs), countAttempt]);
+  }
+
+  async renewOrchestrationLock(lockToken: string, lockMs: number): Promise<number> {
+    const duration = ms(requirePositiveMs(lockMs, 'lockMs'));
+    return Number(await this.query(this.sql.renewOrchestration, [this.nowParam(), this.token(lockToken), duration]));
+  }
+
+  // ------------------------------------------------------------ worker queue
+
+  async fetchWorkItems(opts: FetchOptions): Promise<WorkItem[]> {
+    const args = fetchArgs(opts);
+    const owner = opts.owner ?? null;
+    return this.longPoll('worker', args, async () => {
+      const items = (await this.query(this.sql.fetchWork, [this.nowParam(), ms(args.lockMs), args.max, owner])) as WorkItem[];
+      if (items[0]) this.observeNow(items[0].now);
+      return items;
+    });
+  }
+
+  async ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<void> {
+    const args = messageArgs(result, 'result');
+    const o = opts === undefined ? {} : requireObject(opts, 'ack options');
+    const reason = o.deadLetterReason === undefined ? null : requireString(o.deadLetterReason, 'deadLetterReason');
+    const body = JSON.stringify({ ...args, visibleAt: args.visibleAt === null ? null : ms(args.visibleAt) });
+    await this.ackQuery(this.sql.ackWork, [this.nowParam(), this.token(lockToken), body, reason]);
+  }
+
+  async abandonWorkItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
+    const { delayMs, countAttempt } = abandonArgs(opts);
+    await this.query(this.sql.abandonWork, [this.nowParam(), this.token(lockToken), ms(delayMs), countAttempt]);
+  }
+
+  async renewWorkItemLock(lockToken: string, lockMs: number): Promise<number> {
+    const duration = ms(requirePositiveMs(lockMs, 'lockMs'));
+    return Number(await this.query(this.sql.renewWork, [this.nowParam(), this.token(lockToken), duration]));
+  }
+
+  // ------------------------------------------------------------ reads
+
+  async getInstance(instanceId: string): Promise<InstanceRecord | null> {
+    const record = await this.query(this.sql.getInstance, [requireId(instanceId, 'instanceId')]);
+    return (record as InstanceRecord | undefined) ?? null;
+  }
+
+  async listInstances(filter?: InstanceFilter, page?: { cursor?: string | null; limit?: number }): Promise<Page<InstanceRecord>> {
+    const f = filterArgs(filter);
+    const { cursor, limit } = pageArgs(page);
+    const after = cursor === null ? null : (decodeCursor(cursor, ['number', 'string']) as [number, string]);
+    const rows = (await this.queryRows(this.sql.listInstances, [
+      f.status ?? null, f.name ?? null, f.createdFrom ?? null, f.createdTo ?? null, f.parentInstanceId ?? null,
+      after?.[0] ?? null, after?.[1] ?? null, limit + 1,
+    ])) as InstanceRecord[];
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.instanceId]) : null };
+  }
+
+  /** Streams with a server-side cursor on one pooled connection, held until the iteration ends. */
+  async *readHistory(instanceId: string, opts?: { executionId?: number; fromSeq?: number }): AsyncIterable<HistoryEvent> {
+    requireId(instanceId, 'instanceId');
+    const o = opts === undefined ? {} : requireObject(opts, 'history options');
+    const executionId = o.executionId === undefined ? undefined : requireInteger(o.executionId, 1, 'executionId');
+    const fromSeq = o.fromSeq === undefined ? 0 : requireInteger(o.fromSeq, 0, 'fromSeq');
+    const current = await this.query(this.sql.currentExecution, [instanceId]);
+    if (current === undefined) throw new InstanceNotFoundError(instanceId);
+    await this.faults.beforeQuery();
+    const client = await this.connect();
+    let broken: Error | undefined;
+    const cursor = client.query(new Cursor(this.sql.history, [instanceId, executionId ?? current, fromSeq]));
+    try {
+      for (;;) {
+        let rows: Array<{ instance_id: string; execution_id: number; seq: number; type: string; data: HistoryEvent['data']; at: string }>;
+        try {
+          rows = await cursor.read(HISTORY_BATCH);
+        } catch (err) {
+          throw (broken = toProviderError(err));
+        }
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          yield { instanceId: r.instance_id, executionId: r.execution_id, seq: r.seq, type: r.type, data: r.data, at: Number(r.at) };
+        }
+      }
+    } finally {
+      // Closing the portal before releasing: the consumer may stop early (break) mid-stream.
+      await cursor.close().catch(() => {});
+      client.release(broken);
+    }
+  }
+
+  async hasPendingStart(instanceId: string): Promise<boolean> {
+    return (await this.query(this.sql.hasPendingStart, [requireId(instanceId, 'instanceId')])) === true;
+  }
+
+  async queueDepths(): Promise<QueueDepths> {
+    const depths = (await this.query(this.sql.queueDepths, [this.nowParam()])) as QueueDepths;
+    return depths;
+  }
+
+  async listDeadLetters(page?: { cursor?: string | null; limit?: number }): Promise<Page<DeadLetter>> {
+    const { cursor, limit } = pageArgs(page);
+    const after = cursor === null ? '0' : String(decodeCursor(cursor, ['string'])[0]);
+    if (!/^\d{1,18}$/.test(after)) throw new InvalidArgumentError('page cursor is not one this provider issued', { cursor });
+    const rows = (await this.queryRows(this.sql.listDeadLetters, [after, limit + 1])) as DeadLetter[];
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.id]) : null };
+  }
+
+  // ------------------------------------------------------------ admin
+
+  async deleteInstance(instanceId: string, opts?: { force?: boolean }): Promise<number> {
+    requireId(instanceId, 'instanceId');
+    const o = opts === undefined ? {} : requireObject(opts, 'delete options');
+    if (o.force !== undefined && typeof o.force !== 'boolean') throw new InvalidArgumentError('force must be a boolean');
+    return Number(await this.query(this.sql.deleteInstance, [instanceId, o.force === true]));
+  }
+
+  async pruneExecutions(instanceId: string, opts?: { keep?: number }): Promise<number> {
+    requireId(instanceId, 'instanceId');
+    const o = opts === undefined ? {} : requireObject(opts, 'prune options');
+    const keep = o.keep === undefined ? 1 : requireInteger(o.keep, 1, 'keep');
+    return Number(await this.query(this.sql.pruneExecutions, [instanceId, keep]));
+  }
+
+  async purge(completedBefore: number): Promise<number> {
+    const before = ms(requireTime(completedBefore, 'completedBefore'));
+    return Number(await this.query(this.sql.purge, [before]));
+  }
+
+  async redriveDeadLetter(id: string): Promise<void> {
+    requireId(id, 'id');
+    if (!/^\d{1,18}$/.test(id)) throw new InvalidArgumentError(`dead letter '${id}' does not exist`, { id }, 'DEAD_LETTER_NOT_FOUND');
+    await this.query(this.sql.redrive, [this.nowParam(), id]);
+  }
+
+  // ------------------------------------------------------------ notifications and lifecycle
+
+  watchInstance(instanceId: string, listener: InstanceChangeListener): () => void {
+    requireId(instanceId, 'instanceId');
+    if (typeof listener !== 'function') throw new InvalidArgumentError('listener must be a function');
+    return this.notifier.watchInstance(instanceId, listener);
+  }
+
+  async now(): Promise<number> {
+    if (this.clock) return this.clock.now();
+    const now = Number(await this.query(this.sql.now, []));
+    this.observeNow(now);
+    return now;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.notifier.close();
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** The injected clock's time, or NULL: the stored functions then read the database clock. */
+  private nowParam(): number | null {
+    return this.clock ? Math.floor(this.clock.now()) : null;
+  }
+
+  private estimateNow(): number {
+    return this.clock ? this.clock.now() : Date.now() + this.clockOffsetMs;
+  }
+
+  private observeNow(databaseNow: number): void {
+    if (!this.clock) this.clockOffsetMs = databaseNow - Date.now();
+  }
+
+  /** A malformed token cannot hold any lock. */
+  private token(lockToken: string): string {
+    requireId(lockToken, 'lockToken');
+    if (!UUID.test(lockToken)) throw new LockLostError(undefined, { lockToken });
+    return lockToken;
+  }
+
+  private async nextVisibleAt(queue: QueueName): Promise<number | null> {
+    const at = await this.query(this.sql.nextVisibleAt, [queue]);
+    return at === null || at === undefined ? null : Number(at);
+  }
+
+  /**
+   * Fetch at once; with waitMs, wait for the notifier (a NOTIFY, a due timer, the safety check or a
+   * poll) and fetch again, until the deadline. The deadline is real elapsed time, like the memory
+   * model's: an injected clock that does not move must not make a long-poll endless.
+   */
+  private async longPoll<T>(queue: QueueName, args: FetchArgs, fetchOnce: () => Promise<T[]>): Promise<T[]> {
+    const realDeadline = Date.now() + args.waitMs;
+    for (;;) {
+      if (args.signal?.aborted || this.closed) return [];
+      const since = this.notifier.generation(queue);
+      const found = await fetchOnce();
+      const remaining = realDeadline - Date.now();
+      if (found.length > 0 || remaining <= 0) return found;
+      const reason = await this.notifier.wait(queue, {
+        deadline: this.estimateNow() + remaining,
+        since,
+        ...(args.signal ? { signal: args.signal } : {}),
+      });
+      if (reason === 'abort') return [];
+    }
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw toProviderError(err);
+    }
+  }
+
+  private async queryRows(stmt: Statement, values: unknown[]): Promise<unknown[]> {
+    await this.faults.beforeQuery();
+    try {
+      const result = await this.pool.query({ name: stmt.name, text: stmt.text, values });
+      return result.rows.map((row: { r: unknown }) => row.r);
+    } catch (err) {
+      throw toProviderError(err);
+    }
+  }
+
+  /** The single value `r` of a one-row statement (undefined when no row). */
+  private async query(stmt: Statement, values: unknown[]): Promise<unknown> {
+    return (await this.queryRows(stmt, values))[0];
+  }
+
+  /** An ack, or, once after faults.dropConnectionDuringNextAck(), an ack whose connection is killed right after sending. */
+  private async ackQuery(stmt: Statement, values: unknown[]): Promise<void> {
+    if (!this.faults.takeAckDrop()) {
+      await this.query(stmt, values);
+      return;
+    }
+    await this.faults.beforeQuery();
+    const killer = new pg.Client({ connectionString: this.connectionString });
+    const client = await this.connect();
+    // The kill surfaces as the query's rejection; an 'error' event must not crash the process.
+    client.on('error', () => {});
+    killer.on('error', () => {});
+    let failure: unknown;
+    try {
+      await killer.connect();
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      const ack = client.query({ name: stmt.name, text: stmt.text, values });
+      const kill = killer.query('SELECT pg_terminate_backend($1)', [pid]);
+      const [acked] = await Promise.allSettled([ack, kill]);
+      if (acked.status === 'rejected') failure = acked.reason;
+    } finally {
+      client.release(true); // never reuse a connection we killed
+      await killer.end().catch(() => {});
+    }
+    if (failure !== undefined) {
+      const mapped = toProviderError(failure);
+      this.log?.warn({ err: mapped }, 'ack connection dropped by fault injection');
+      throw mapped instanceof OutcomeUnknownError ? mapped : new OutcomeUnknownError('connection dropped during ack', {}, { cause: failure });
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Shared by the Postgres provider's tests: open providers on one fresh test schema, and dump every
+ * table of it (to prove a failed call changed nothing).
+ */
+import pg from 'pg';
+import { testSchema, type TestSchema } from '../../test/db.js';
+import { migrate, openPostgresProvider, type PostgresProviderOptions } from './index.js';
+import type { PostgresProvider } from './provider.js';
+
+export interface PostgresTestBed extends TestSchema {
+  /** A provider on the bed's schema (small pool); closed by `close()`. */
+  open(opts?: Partial<PostgresProviderOptions>): Promise<PostgresProvider>;
+  /** Close every provider opened so far (connections are shared with other test processes). */
+  closeProviders(): Promise<void>;
+  /** Close every provider opened, drop the schema. */
+  close(): Promise<void>;
+}
+
+export async function postgresTestBed(prefix = 'pg'): Promise<PostgresTestBed> {
+  const bed = await testSchema(prefix);
+  await migrate({ connectionString: bed.url, schema: bed.schema });
+  const opened: PostgresProvider[] = [];
+  const closeProviders = async (): Promise<void> => {
+    await Promise.all(opened.splice(0).map((p) => p.close()));
+  };
+  return {
+    ...bed,
+    async open(opts = {}) {
+      const provider = await openPostgresProvider({ connectionString: bed.url, schema: bed.schema, poolSize: 2, ...opts });
+      opened.push(provider);
+      return provider;
+    },
+    closeProviders,
+    async close() {
+      await closeProviders();
+      await bed.drop();
+    },
+  };
+}
+
+const TABLES = ['instances', 'executions', 'history', 'orchestrator_queue', 'worker_queue', 'instance_locks', 'dead_letters'];
+
+/** Every row of every table, in a stable order: equal dumps mean nothing changed. */
+export async function dumpTables(url: string, schema: string): Promise<Record<string, unknown[]>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const dump: Record<string, unknown[]> = {};
+    for (const table of TABLES) {
+      // Test-generated schema name (hex) and fixed table names, quoted.
+      const { rows } = await client.query(`SELECT to_jsonb(t) AS r FROM "${schema}"."${table}" t ORDER BY to_jsonb(t)::text`);
+      dump[table] = rows.map((row: { r: unknown }) => row.r);
+    }
+    return dump;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Empty every table (between tests sharing one schema). */
+export async function truncateAll(url: string, schema: string): Promise<void> {
+  await sql(url, `TRUNCATE ${TABLES.map((t) => `"${schema}"."${t}"`).join(', ')}`);
+}
+
+/** Run one SQL statement on the test schema's server (assertions on raw rows). */
+export async function sql<T = Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}

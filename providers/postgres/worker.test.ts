@@ -1,0 +1,143 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { InstanceExistsError, InvalidArgumentError, LockLostError } from '../errors.js';
+import { ManualClock } from '../clock.js';
+import type { OrchestratorMessageInput, WorkItem } from '../contract.js';
+import { stopTestServer } from '../../test/db.js';
+import { createInstance, expectError, fetchOne, sampleDelta, startMessage, workItem } from '../../validation/conformance/helpers.js';
+import { dumpTables, postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
+import type { PostgresProvider } from './provider.js';
+
+const test = suite<{ bed: PostgresTestBed; clock: ManualClock; p: PostgresProvider }>('postgres worker queue');
+
+test.before(async (ctx) => {
+  ctx.bed = await postgresTestBed('work');
+  ctx.clock = new ManualClock();
+  ctx.p = await ctx.bed.open({ clock: ctx.clock });
+});
+test.before.each(async (ctx) => {
+  await truncateAll(ctx.bed.url, ctx.bed.schema);
+});
+test.after(async (ctx) => {
+  await ctx.bed.close();
+  await stopTestServer();
+});
+
+const dump = (ctx: { bed: PostgresTestBed }) => dumpTables(ctx.bed.url, ctx.bed.schema);
+const completed = (w: WorkItem, output: number): OrchestratorMessageInput => ({
+  instanceId: w.instanceId, kind: 'activityCompleted', payload: { activityId: w.activityId, output }, executionId: w.executionId,
+});
+
+/** One instance 'a' whose first turn scheduled `count` activities w0..w{count-1}, in that order. */
+async function schedule(p: PostgresProvider, count: number): Promise<void> {
+  await createInstance(p, 'a', { workItems: Array.from({ length: count }, (_, i) => workItem('a', `w${i}`)) });
+}
+
+test('peek-lock, FIFO: a locked item is invisible to others until its lock expires', async ({ p, clock }) => {
+  await schedule(p, 3);
+  const [first] = await p.fetchWorkItems({ lockMs: 1000 });
+  assert.equal([first?.activityId, first?.attempt, first?.name], ['w0', 1, 'sampleActivity']);
+  assert.is(first?.lockedUntil, clock.now() + 1000);
+  const rest = await p.fetchWorkItems({ lockMs: 1000, max: 10 });
+  assert.equal(rest.map((w) => w.activityId), ['w1', 'w2']);
+  assert.equal(await p.fetchWorkItems({ lockMs: 1000, max: 10 }), []);
+  clock.advance(1000);
+  const again = await p.fetchWorkItems({ lockMs: 1000, max: 10 });
+  assert.equal(again.map((w) => [w.activityId, w.attempt]), [['w0', 2], ['w1', 2], ['w2', 2]]);
+});
+
+test('concurrent batch fetchers never get the same item', async ({ bed, clock, p }) => {
+  await schedule(p, 40);
+  const fetchers = await Promise.all(Array.from({ length: 5 }, () => bed.open({ clock, listen: false, poolSize: 1 })));
+  const got = (await Promise.all(fetchers.map((f) => f.fetchWorkItems({ lockMs: 60_000, max: 10 })))).flat();
+  const more = (await Promise.all(fetchers.map((f) => f.fetchWorkItems({ lockMs: 60_000, max: 10 })))).flat();
+  const ids = [...got, ...more].map((w) => w.activityId);
+  assert.is(ids.length, 40);
+  assert.is(new Set(ids).size, 40);
+  await Promise.all(fetchers.map((f) => f.close()));
+});
+
+test('ack deletes the item and enqueues the result in one step', async ({ p }) => {
+  await schedule(p, 1);
+  const [w] = await p.fetchWorkItems({ lockMs: 1000 });
+  await p.ackWorkItem(w!.lockToken, completed(w!, 42));
+  assert.equal((await p.queueDepths()).worker, { visible: 0, delayed: 0, locked: 0 });
+  const item = await fetchOne(p, 'a');
+  assert.equal(item.messages.map((m) => [m.kind, m.payload, m.executionId]), [['activityCompleted', { activityId: 'w0', output: 42 }, 1]]);
+  await expectError(p.ackWorkItem(w!.lockToken, completed(w!, 1)), LockLostError, 'second ack');
+});
+
+test('ack after cancel is LockLostError and nothing is enqueued', async (ctx) => {
+  const { p } = ctx;
+  await schedule(p, 1);
+  const [w] = await p.fetchWorkItems({ lockMs: 60_000 });
+  await p.enqueueOrchestratorMessage({ instanceId: 'a', kind: 'event', payload: { type: 'CANCEL' } });
+  const turn = await fetchOne(p, 'a');
+  await p.ackOrchestrationItem(turn.lockToken, sampleDelta({ cancelActivities: ['w0'] }));
+  const before = await dump(ctx);
+  await expectError(p.ackWorkItem(w!.lockToken, completed(w!, 1)), LockLostError);
+  await expectError(p.renewWorkItemLock(w!.lockToken, 1000), LockLostError);
+  await expectError(p.abandonWorkItem(w!.lockToken), LockLostError);
+  assert.equal(await dump(ctx), before);
+});
+
+test('an expired lock cannot ack, even before another fetcher takes the item', async (ctx) => {
+  const { p, clock } = ctx;
+  await schedule(p, 1);
+  const [w] = await p.fetchWorkItems({ lockMs: 1000 });
+  clock.advance(1000);
+  const before = await dump(ctx);
+  await expectError(p.ackWorkItem(w!.lockToken, completed(w!, 1)), LockLostError);
+  await expectError(p.renewWorkItemLock(w!.lockToken, 1000), LockLostError);
+  assert.equal(await dump(ctx), before);
+});
+
+test('renew extends the lock; abandon releases it for a retry after delayMs', async ({ p, clock }) => {
+  await schedule(p, 1);
+  const [w] = await p.fetchWorkItems({ lockMs: 1000 });
+  clock.advance(900);
+  assert.is(await p.renewWorkItemLock(w!.lockToken, 1000), clock.now() + 1000);
+  clock.advance(900);
+  assert.equal(await p.fetchWorkItems({ lockMs: 1000 }), [], 'still locked after the renewal');
+  await p.abandonWorkItem(w!.lockToken, { delayMs: 300, countAttempt: false });
+  assert.equal((await p.queueDepths()).worker, { visible: 0, delayed: 1, locked: 0 });
+  assert.equal(await p.fetchWorkItems({ lockMs: 1000 }), [], 'not before the delay');
+  clock.advance(300);
+  const [retry] = await p.fetchWorkItems({ lockMs: 1000 });
+  assert.equal([retry?.activityId, retry?.attempt], ['w0', 1]);
+});
+
+test('ack with deadLetterReason keeps the item in dead_letters; redrive puts it back with attempts reset', async ({ p }) => {
+  await schedule(p, 1);
+  const [w] = await p.fetchWorkItems({ lockMs: 1000 });
+  await p.ackWorkItem(w!.lockToken, { instanceId: 'a', kind: 'activityFailed', payload: { activityId: 'w0', error: { name: 'E', message: 'x' } } }, { deadLetterReason: 'gave up' });
+  const { items } = await p.listDeadLetters();
+  assert.equal(items.map((d) => [d.queue, d.instanceId, d.reason]), [['worker', 'a', 'gave up']]);
+  await p.redriveDeadLetter(items[0]!.id);
+  assert.equal((await p.listDeadLetters()).items, []);
+  const [again] = await p.fetchWorkItems({ lockMs: 1000 });
+  assert.equal([again?.activityId, again?.attempt], ['w0', 1]);
+  await expectError(p.redriveDeadLetter(items[0]!.id), InvalidArgumentError, 'redrive twice');
+});
+
+test('a failing ack (bad result) changes nothing and keeps the lock', async (ctx) => {
+  const { p } = ctx;
+  await schedule(p, 1);
+  await p.enqueueOrchestratorMessage(startMessage('other'));
+  const [w] = await p.fetchWorkItems({ lockMs: 60_000 });
+  const before = await dump(ctx);
+  // a second queued start for 'other' violates the one-start index inside the function
+  await expectError(p.ackWorkItem(w!.lockToken, startMessage('other')), InstanceExistsError);
+  await expectError(p.ackWorkItem(w!.lockToken, { instanceId: 'a', kind: 'nope' as never, payload: {} }), InvalidArgumentError);
+  assert.equal(await dump(ctx), before);
+  await p.renewWorkItemLock(w!.lockToken, 60_000);
+});
+
+test('bad fetch options are InvalidArgumentError', async ({ p }) => {
+  await expectError(p.fetchWorkItems({ lockMs: 0 }), InvalidArgumentError);
+  await expectError(p.fetchWorkItems({ lockMs: 1000, max: 0 }), InvalidArgumentError);
+  await expectError(p.fetchOrchestrationItems({ lockMs: -1 }), InvalidArgumentError);
+  await expectError(p.fetchOrchestrationItems({ lockMs: 1000, waitMs: -5 }), InvalidArgumentError);
+});
+
+test.run();

@@ -1,0 +1,142 @@
+/**
+ * Checks that every hot query inside the provider's stored functions uses an index at scale.
+ *
+ * Fills a fresh schema with N queued rows in each queue (default 1,000,000; generate_series, so it
+ * is fast), then calls each hot function once inside a transaction that is rolled back, with
+ * auto_explain logging the plan of every nested statement to this client. The functions' own SQL is
+ * what gets explained: there is no second copy of the queries to drift. Both the custom plans of the
+ * first calls and the generic plans that plpgsql settles on later are checked. Exit code 1 if any
+ * plan has a Seq Scan on a queue table (or on instances, which every fetch consults).
+ *
+ *   DATABASE_URL=postgres://... node --import tsx stress/explain-plans.ts [rows]
+ */
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { migrate } from '../providers/postgres/index.js';
+
+export interface PlanReport {
+  /** Function called, plan mode, and each nested statement's plan text. */
+  plans: Array<{ call: string; mode: string; plan: string }>;
+  /** "call (mode): Seq Scan on table" for every offending plan. */
+  seqScans: string[];
+}
+
+/** The queues, and the tables every fetch and ack consults per call. */
+const HOT_TABLES = ['orchestrator_queue', 'worker_queue', 'instance_locks', 'instances'];
+const BASE = 1_900_000_000_000;
+
+/** Rows: N orchestrator messages over N/4 instances (10% not yet visible), N/8 instance rows, 1000 live locks, N work items. */
+async function fill(client: pg.Client, s: string, rows: number): Promise<void> {
+  await client.query(`
+    INSERT INTO ${s}.orchestrator_queue (instance_id, kind, payload, enqueued_at, visible_at)
+    SELECT 'i' || (g % ($1::int / 4)), 'event', '{"type":"E"}', $2::bigint + g, $2::bigint + g + CASE WHEN g > $1::int * 0.9 THEN 10000000 ELSE 0 END
+    FROM generate_series(1, $1::int) g`, [rows, BASE]);
+  await client.query(`
+    INSERT INTO ${s}.instances (instance_id, name, version, execution_id, status, state_value, context, input,
+                                definition_hash, history_length, turns, created_at, updated_at)
+    SELECT 'i' || g, 'n', '1', 1, CASE WHEN g % 10 = 0 THEN 'suspended' ELSE 'running' END, '"s"', '{}', 'null', 'h', 0, 1, $2::bigint, $2::bigint
+    FROM generate_series(0, $1::int / 8) g`, [rows, BASE]);
+  await client.query(`
+    INSERT INTO ${s}.instance_locks (instance_id, lock_token, locked_until, locked_at)
+    SELECT 'i' || g, gen_random_uuid(), $1::bigint + 100000000, $1::bigint FROM generate_series(0, 999) g`, [BASE]);
+  await client.query(`
+    INSERT INTO ${s}.worker_queue (instance_id, execution_id, activity_id, name, payload, enqueued_at, visible_at)
+    SELECT 'i' || g, 1, 'a', 'act', '{}', $2::bigint + g, $2::bigint + g FROM generate_series(1, $1::int) g`, [rows, BASE]);
+  await client.query(`ANALYZE ${s}.orchestrator_queue, ${s}.instances, ${s}.instance_locks, ${s}.worker_queue`);
+}
+
+/** The hot calls, in order, each inside the same rolled-back transaction (later ones use earlier results). */
+function hotCalls(s: string, now: number): Array<{ call: string; run: (c: pg.Client, state: Record<string, string>) => Promise<void> }> {
+  const one = async (c: pg.Client, text: string, values: unknown[]) => (await c.query(text, values)).rows[0]?.r;
+  return [
+    { call: 'enqueue_orchestrator_message', run: async (c) => void (await one(c, `SELECT ${s}.enqueue_orchestrator_message($1, $2::jsonb, NULL) AS r`, [now, JSON.stringify({ instanceId: 'new', kind: 'event', payload: {} })])) },
+    { call: 'fetch_orchestration_items', run: async (c, st) => {
+      const items = await one(c, `SELECT ${s}.fetch_orchestration_items($1, 60000, 4, 'explain') AS r`, [now]);
+      st.orch = items[0].lockToken; st.orch2 = items[1].lockToken;
+    } },
+    { call: 'renew_orchestration_lock', run: async (c, st) => void (await one(c, `SELECT ${s}.renew_orchestration_lock($1, $2::uuid, 60000) AS r`, [now, st.orch])) },
+    { call: 'ack_orchestration_item', run: async (c, st) => void (await one(c, `SELECT ${s}.ack_orchestration_item($1, $2::uuid, $3::jsonb) AS r`, [now, st.orch, JSON.stringify({
+      instance: { name: 'n', version: '1', executionId: 1, status: 'running', stateValue: 's', context: {}, input: null, output: null, error: null, snapshot: null, definitionHash: 'h', parent: null },
+      history: [{ executionId: 1, seq: 0, type: 't', data: {} }], messages: [{ instanceId: 'other', kind: 'event', payload: {} }],
+      timers: [{ timerId: 't', fireAt: now + 1000, executionId: 1, payload: {} }], workItems: [{ instanceId: 'x', executionId: 1, activityId: 'b', name: 'act', payload: {} }],
+      cancelTimers: ['t0'], cancelActivities: ['a0'], keepMessageIds: [], deadLetterMessageIds: [],
+    })])) },
+    { call: 'abandon_orchestration_item', run: async (c, st) => void (await one(c, `SELECT ${s}.abandon_orchestration_item($1, $2::uuid, 0, true) AS r`, [now, st.orch2])) },
+    { call: 'fetch_work_items', run: async (c, st) => {
+      const items = await one(c, `SELECT ${s}.fetch_work_items($1, 60000, 3, 'explain') AS r`, [now]);
+      st.w1 = items[0].lockToken; st.w2 = items[1].lockToken; st.w3 = items[2].lockToken;
+    } },
+    { call: 'renew_work_item_lock', run: async (c, st) => void (await one(c, `SELECT ${s}.renew_work_item_lock($1, $2::uuid, 60000) AS r`, [now, st.w1])) },
+    { call: 'ack_work_item', run: async (c, st) => void (await one(c, `SELECT ${s}.ack_work_item($1, $2::uuid, $3::jsonb, NULL) AS r`, [now, st.w1, JSON.stringify({ instanceId: 'i1', kind: 'activityCompleted', payload: {} })])) },
+    { call: 'abandon_work_item', run: async (c, st) => void (await one(c, `SELECT ${s}.abandon_work_item($1, $2::uuid, 10, true) AS r`, [now, st.w2])) },
+    { call: 'next_visible_at(orchestrator)', run: async (c) => void (await one(c, `SELECT ${s}.next_visible_at('orchestrator') AS r`, [])) },
+    { call: 'next_visible_at(worker)', run: async (c) => void (await one(c, `SELECT ${s}.next_visible_at('worker') AS r`, [])) },
+  ];
+}
+
+export async function explainHotQueries(opts: { connectionString: string; rows: number }): Promise<PlanReport> {
+  const schema = `explain_${randomBytes(6).toString('hex')}`;
+  const s = `"${schema}"`;
+  await migrate({ connectionString: opts.connectionString, schema });
+  const client = new pg.Client({ connectionString: opts.connectionString });
+  await client.connect();
+  const report: PlanReport = { plans: [], seqScans: [] };
+  try {
+    await fill(client, s, opts.rows);
+    let current = { call: '', mode: '' };
+    client.on('notice', (msg) => {
+      const text = msg.message ?? '';
+      if (!text.includes('plan:')) return;
+      report.plans.push({ ...current, plan: text });
+      for (const table of HOT_TABLES) {
+        if (new RegExp(`Seq Scan on ${table}\\b`).test(text)) report.seqScans.push(`${current.call} (${current.mode}): Seq Scan on ${table}`);
+      }
+    });
+    await client.query("LOAD 'auto_explain'");
+    await client.query('SET auto_explain.log_min_duration = 0');
+    await client.query('SET auto_explain.log_nested_statements = on');
+    await client.query('SET client_min_messages = log');
+    // After the fill, "now" is between the visible messages and the delayed ones.
+    const now = BASE + Math.floor(opts.rows * 0.9);
+    for (const mode of ['force_custom_plan', 'force_generic_plan']) {
+      await client.query(`SET plan_cache_mode = ${mode}`);
+      await client.query('BEGIN');
+      try {
+        const state: Record<string, string> = {};
+        for (const { call, run } of hotCalls(s, now)) {
+          current = { call, mode };
+          await run(client, state);
+        }
+      } finally {
+        current = { call: '', mode: '' };
+        await client.query('ROLLBACK');
+      }
+    }
+  } finally {
+    await client.query('SET client_min_messages = warning').catch(() => {});
+    await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => {});
+    await client.end();
+  }
+  return report;
+}
+
+async function main(): Promise<number> {
+  const { testServer, stopTestServer } = await import('../test/db.js');
+  const rows = Number(process.argv[2] ?? 1_000_000);
+  const { url } = await testServer();
+  try {
+    const report = await explainHotQueries({ connectionString: url, rows });
+    for (const p of report.plans) console.log(`--- ${p.call} [${p.mode}]\n${p.plan}\n`);
+    if (report.seqScans.length) {
+      console.error(`Seq Scans on queue tables at ${rows} rows:\n  ${report.seqScans.join('\n  ')}`);
+      return 1;
+    }
+    console.log(`OK: ${report.plans.length} plans at ${rows} rows, no Seq Scan on a queue table`);
+    return 0;
+  } finally {
+    await stopTestServer();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main();
