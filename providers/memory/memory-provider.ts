@@ -26,8 +26,8 @@ import {
 import {
   abandonArgs, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger,
   requireObject, requirePositiveMs, requireString, requireTime, type FetchArgs, type MessageArgs,
-} from './arguments.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+} from '../arguments.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { Wakeup } from './wakeup.js';
 
 interface InstanceLock {

@@ -17,8 +17,8 @@ import { InstanceNotFoundError, InvalidArgumentError, LockLostError, OutcomeUnkn
 import {
   abandonArgs, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger, requireObject,
   requirePositiveMs, requireString, requireTime, type FetchArgs,
-} from '../memory/arguments.js';
-import { decodeCursor, encodeCursor } from '../memory/cursor.js';
+} from '../arguments.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { toProviderError } from './errors.js';
 import { PostgresFaults } from './faults.js';
 import { Notifier, type QueueName } from './notifier.js';

@@ -2,7 +2,7 @@
  * Opaque page cursors: the sort key of the last item returned, as base64url JSON. Callers must
  * treat them as opaque; a string that does not decode to the expected key is InvalidArgumentError.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from './errors.js';
 
 export function encodeCursor(key: Array<string | number>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');

@@ -1,14 +1,15 @@
 /**
- * Argument checks of the memory provider. Each returns a normalised deep copy, so the provider
- * validates everything before writing anything and never stores a caller's object.
+ * Argument checks shared by the built-in providers, so both refuse exactly the same input.
+ * Each returns a normalised deep copy, so a provider validates everything before writing
+ * anything and never stores a caller's object.
  */
 import type {
   AbandonOptions, ErrorInfo, FetchOptions, HistoryEventInput, InstanceFilter, InstanceWrite,
   OrchestrationDelta, OrchestratorMessageKind, ParentRef, TimerInput, WorkItemInput,
-} from '../contract.js';
-import type { InstanceStatus, Json } from '../types.js';
-import { InvalidArgumentError } from '../errors.js';
-import { jsonCopy } from '../json-safety.js';
+} from './contract.js';
+import type { InstanceStatus, Json } from './types.js';
+import { InvalidArgumentError } from './errors.js';
+import { jsonCopy } from './json-safety.js';
 
 export const MESSAGE_KINDS: readonly OrchestratorMessageKind[] = [
   'start', 'event', 'activityCompleted', 'activityFailed', 'timerFired',
