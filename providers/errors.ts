@@ -4,18 +4,21 @@
  */
 export class DurastateError extends Error {
   readonly code: string;
-  /** Extra machine-readable facts (ids, paths, limits) that explain the error. */
-  readonly details: Record<string, unknown>;
+  /**
+   * Extra machine-readable facts (ids, paths, limits) that explain the error. Named like Node's
+   * SystemError#info; not `details`, which test reporters (uvu) expect to be a string.
+   */
+  readonly info: Record<string, unknown>;
 
-  constructor(code: string, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(code: string, message: string, info: Record<string, unknown> = {}, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
-    this.details = details;
+    this.info = info;
   }
 
-  toJSON(): { name: string; code: string; message: string; details: Record<string, unknown> } {
-    return { name: this.name, code: this.code, message: this.message, details: this.details };
+  toJSON(): { name: string; code: string; message: string; info: Record<string, unknown> } {
+    return { name: this.name, code: this.code, message: this.message, info: this.info };
   }
 }
 

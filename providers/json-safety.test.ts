@@ -2,11 +2,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertJsonSafe } from './json-safety.js';
 
-function failure(value: unknown, maxBytes?: number): { code: string; details: { path?: string; reason?: string } } {
+function failure(value: unknown, maxBytes?: number): { code: string; info: { path?: string; reason?: string } } {
   try {
     assertJsonSafe(value, 'context', maxBytes);
   } catch (e) {
-    return e as { code: string; details: { path?: string; reason?: string } };
+    return e as { code: string; info: { path?: string; reason?: string } };
   }
   throw new Error('expected assertJsonSafe to throw');
 }
@@ -37,8 +37,8 @@ test('each unsafe value is named by its path', () => {
   for (const [value, path, reason] of cases) {
     const e = failure(value);
     assert.is(e.code, 'NOT_JSON_SAFE');
-    assert.is(e.details.path, path);
-    assert.match(String(e.details.reason), reason);
+    assert.is(e.info.path, path);
+    assert.match(String(e.info.reason), reason);
   }
 });
 
@@ -46,8 +46,8 @@ test('cycles are detected', () => {
   const a: Record<string, unknown> = {};
   a.self = { back: a };
   const e = failure(a);
-  assert.is(e.details.path, 'context.self.back');
-  assert.match(String(e.details.reason), /cycle/);
+  assert.is(e.info.path, 'context.self.back');
+  assert.match(String(e.info.reason), /cycle/);
 });
 
 test('the size limit counts UTF-8 bytes of the JSON text', () => {

@@ -114,7 +114,7 @@ test('an applied migration whose checksum changed is a SchemaError and nothing i
     assert.unreachable('accepted a changed migration');
   } catch (err) {
     assert.instance(err, SchemaError);
-    assert.is((err as SchemaError).details.migration, '001_init.sql');
+    assert.is((err as SchemaError).info.migration, '001_init.sql');
   }
   try {
     await checkSchema({ connectionString: url, schema });

@@ -134,7 +134,7 @@ test('deleteInstance cascades to children, refuses running ones without force, a
   await p.enqueueOrchestratorMessage(eventMessage('kid'));
   const before = await dumpTables(ctx.bed.url, ctx.bed.schema);
   const err = await expectError(p.deleteInstance('root'), InstanceRunningError);
-  assert.is(err.details.instanceId, 'kid');
+  assert.is(err.info.instanceId, 'kid');
   assert.equal(await dumpTables(ctx.bed.url, ctx.bed.schema), before);
   assert.is(await p.deleteInstance('root', { force: true }), 3);
   assert.equal(await Promise.all(['root', 'kid', 'grandkid'].map((id) => p.getInstance(id))), [null, null, null]);

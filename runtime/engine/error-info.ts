@@ -4,7 +4,7 @@ import { DurastateError } from '../../providers/errors.js';
 /** The stored form of anything thrown or reported as an error (Error, DurastateError, an ErrorInfo-like object, a value). */
 export function toErrorInfo(err: unknown): ErrorInfo {
   if (err instanceof DurastateError) {
-    return { name: err.name, message: err.message, code: err.code, details: jsonCopy(err.details), ...(err.stack ? { stack: err.stack } : {}) };
+    return { name: err.name, message: err.message, code: err.code, details: diagnosticCopy(err.info), ...(err.stack ? { stack: err.stack } : {}) };
   }
   if (err instanceof Error) {
     return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
@@ -15,14 +15,14 @@ export function toErrorInfo(err: unknown): ErrorInfo {
       name: typeof e.name === 'string' ? e.name : 'Error',
       message: e.message as string,
       ...(typeof e.code === 'string' ? { code: e.code } : {}),
-      ...(e.details !== undefined ? { details: jsonCopy(e.details) } : {}),
+      ...(e.details !== undefined ? { details: diagnosticCopy(e.details) } : {}),
     };
   }
-  return { name: 'Error', message: typeof err === 'string' ? err : safeStringify(err), details: jsonCopy(err) };
+  return { name: 'Error', message: typeof err === 'string' ? err : safeStringify(err), details: diagnosticCopy(err) };
 }
 
 /** A JSON copy of any value for diagnostics (what JSON.stringify keeps; unserialisable values as their string). */
-export function jsonCopy(value: unknown): Json {
+export function diagnosticCopy(value: unknown): Json {
   try {
     return (JSON.parse(JSON.stringify(value) ?? 'null') as Json) ?? null;
   } catch {

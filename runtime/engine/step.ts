@@ -10,7 +10,7 @@ import { CONTINUE_AS_NEW_ACTION, type ContinueAsNewParams } from '../definitions
 import { withStepContext } from '../definitions/deterministic.js';
 import { readPlaceholder } from '../definitions/placeholders.js';
 import { InvalidDefinitionError, MachineCodeError } from '../errors.js';
-import { jsonCopy, toErrorInfo } from './error-info.js';
+import { diagnosticCopy, toErrorInfo } from './error-info.js';
 import type { Execution, TurnRecorder } from './execution.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 
@@ -133,12 +133,12 @@ function applyAction(exec: Execution, rec: TurnRecorder, action: ActionObject, n
     }
     case 'xstate.log': {
       const value = params?.value as unknown;
-      rec.log('info', 'machine log', { label: typeof params?.label === 'string' ? params.label : null, value: jsonCopy(value) });
+      rec.log('info', 'machine log', { label: typeof params?.label === 'string' ? params.label : null, value: diagnosticCopy(value) });
       return;
     }
     case 'xstate.sendTo':
     case 'xstate.sendParent':
-      rec.log('warn', `${action.type} is not supported by durastate and was ignored`, { params: jsonCopy(params) });
+      rec.log('warn', `${action.type} is not supported by durastate and was ignored`, { params: diagnosticCopy(params) });
       return;
     default:
       if (action.type.startsWith('xstate.')) return;

@@ -1,0 +1,93 @@
+/**
+ * One attempt of one activity: run its function with an AbortSignal that fires on timeout, on a
+ * missing heartbeat, on a lost lock (cancelled or taken over) and when shutdown gives up. The
+ * attempt settles as soon as one of those happens, without waiting for a function that ignores
+ * its signal: the lock is what makes the result count, and a late result is simply discarded.
+ */
+import type { Logger } from 'pino';
+import type { Json, Provider, WorkItem } from '../../providers/contract.js';
+import { LockLostError } from '../../providers/errors.js';
+import type { ActivityDefinition } from '../definitions/activity-definition.js';
+import { ActivityTimeoutError, RuntimeShutdownError } from './errors.js';
+import { startLockRenewal } from './lock-renewal.js';
+
+export type AttemptResult =
+  | { kind: 'succeeded'; output: unknown }
+  | { kind: 'failed'; error: unknown }
+  /** The lock is gone (activity cancelled or lock taken over): nothing may be acked. */
+  | { kind: 'lockLost'; error: LockLostError }
+  /** Shutdown's grace period ended first. */
+  | { kind: 'givenUp' };
+
+export interface AttemptOptions {
+  provider: Provider;
+  definition: ActivityDefinition;
+  item: WorkItem;
+  input: Json;
+  lockMs: number;
+  logger: Logger;
+  giveUp: AbortSignal;
+}
+
+export async function runActivityAttempt({ provider, definition, item, input, lockMs, logger, giveUp }: AttemptOptions): Promise<AttemptResult> {
+  const controller = new AbortController();
+  let interrupt!: (result: AttemptResult, reason: unknown) => void;
+  const interrupted = new Promise<AttemptResult>((resolve) => {
+    interrupt = (result, reason) => {
+      if (controller.signal.aborted) return;
+      controller.abort(reason);
+      resolve(result);
+    };
+  });
+  const lockLost = (error: LockLostError) => interrupt({ kind: 'lockLost', error }, error);
+  const failWith = (error: Error) => interrupt({ kind: 'failed', error }, error);
+
+  const renewal = startLockRenewal({ renew: () => provider.renewWorkItemLock(item.lockToken, lockMs), lockMs, logger, onLost: lockLost });
+  const timeout = definition.timeoutMs === undefined ? undefined
+    : setTimeout(() => failWith(new ActivityTimeoutError(definition.name, 'timeout', definition.timeoutMs!)), definition.timeoutMs);
+  let heartbeatWatchdog: NodeJS.Timeout | undefined;
+  const armHeartbeatWatchdog = () => {
+    if (definition.heartbeatMs === undefined) return;
+    clearTimeout(heartbeatWatchdog);
+    heartbeatWatchdog = setTimeout(() => failWith(new ActivityTimeoutError(definition.name, 'heartbeat', definition.heartbeatMs!)), definition.heartbeatMs);
+  };
+  armHeartbeatWatchdog();
+  const onGiveUp = () => interrupt({ kind: 'givenUp' }, new RuntimeShutdownError());
+  if (giveUp.aborted) onGiveUp();
+  else giveUp.addEventListener('abort', onGiveUp, { once: true });
+
+  const ctx = {
+    instanceId: item.instanceId,
+    executionId: item.executionId,
+    activityId: item.activityId,
+    attempt: item.attempt,
+    signal: controller.signal,
+    logger,
+    async heartbeat() {
+      try {
+        await provider.renewWorkItemLock(item.lockToken, lockMs);
+        armHeartbeatWatchdog();
+      } catch (err) {
+        if (err instanceof LockLostError) lockLost(err);
+        throw err;
+      }
+    },
+  };
+
+  const run = (async (): Promise<AttemptResult> => {
+    try {
+      return { kind: 'succeeded', output: await definition.fn(input, ctx) };
+    } catch (error) {
+      return { kind: 'failed', error };
+    }
+  })();
+
+  try {
+    return await Promise.race([run, interrupted]);
+  } finally {
+    renewal.stop();
+    clearTimeout(timeout);
+    clearTimeout(heartbeatWatchdog);
+    giveUp.removeEventListener('abort', onGiveUp);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The worker dispatcher: fetches work items (activity executions), runs each attempt, and reports
+ * the verdict. Success acks `activityCompleted`; a failure with attempts left is abandoned with the
+ * activity's retry backoff (the attempt counted); the last failure acks `activityFailed`, which the
+ * machine receives as `xstate.error.actor.<id>`. The attempt number is the provider's fetch count,
+ * so an attempt cut short by a crash counts too: a crash-looping item ends as failed (and
+ * dead-lettered) instead of running forever.
+ */
+import type { Logger } from 'pino';
+import type { Json, OrchestratorMessageInput, Provider, WorkItem } from '../../providers/contract.js';
+import { LockLostError } from '../../providers/errors.js';
+import type { ActivityDefinition } from '../definitions/activity-definition.js';
+import { retryDelayMs } from '../definitions/retry-policy.js';
+import { assertJsonSafe } from '../../providers/json-safety.js';
+import { runActivityAttempt, type AttemptResult } from './activity-attempt.js';
+import { retryTransient } from './backoff.js';
+import { createDispatchLoop, type DispatchLoop } from './dispatch-loop.js';
+import { toErrorInfo } from '../engine/error-info.js';
+
+export interface WorkerDispatcherOptions {
+  provider: Provider;
+  activities: readonly ActivityDefinition[];
+  concurrency: number;
+  lockMs: number;
+  /** Ceiling on attempts of any activity (the activity's own retry.maxAttempts applies when lower). */
+  maxAttempts: number;
+  maxPayloadBytes: number;
+  pollWaitMs: number;
+  /** How long an item of an activity this process does not have stays invisible before it is offered again. */
+  unknownActivityDelayMs: number;
+  owner: string;
+  logger: Logger;
+}
+
+/** An output JSON cannot carry (or too large) makes the attempt a failed one, like a thrown error. */
+function checkOutput(result: AttemptResult, name: string, maxPayloadBytes: number): AttemptResult {
+  if (result.kind !== 'succeeded') return result;
+  const output = result.output === undefined ? null : result.output; // a function returning nothing yields null
+  try {
+    assertJsonSafe(output, `output of activity '${name}'`, maxPayloadBytes);
+    return { kind: 'succeeded', output };
+  } catch (error) {
+    return { kind: 'failed', error };
+  }
+}
+
+/** What the engine writes into a work item's payload (the definition's policy is read locally). */
+function inputOf(payload: Json): Json {
+  return typeof payload === 'object' && payload !== null && !Array.isArray(payload) && 'input' in payload ? payload.input! : null;
+}
+
+export function createWorkerDispatcher(opts: WorkerDispatcherOptions): DispatchLoop {
+  const { provider, lockMs, owner } = opts;
+  const byName = new Map(opts.activities.map((def) => [def.name, def]));
+  const logger = opts.logger.child({ dispatcher: 'activities' });
+
+  const ack = async (item: WorkItem, log: Logger, result: OrchestratorMessageInput, deadLetterReason?: string) => {
+    try {
+      await retryTransient(() => provider.ackWorkItem(item.lockToken, result, deadLetterReason ? { deadLetterReason } : undefined), { what: 'ackWorkItem', logger: log });
+    } catch (err) {
+      // Lost: the activity was cancelled or another worker owns it now; its verdict wins.
+      if (err instanceof LockLostError) log.warn('lock lost before the result was recorded; result discarded');
+      else throw err;
+    }
+  };
+  const abandon = async (item: WorkItem, log: Logger, delayMs: number, countAttempt: boolean) => {
+    try {
+      await retryTransient(() => provider.abandonWorkItem(item.lockToken, { delayMs, countAttempt }), { what: 'abandonWorkItem', logger: log });
+    } catch (err) {
+      if (err instanceof LockLostError) log.warn('lock lost before the item could be abandoned');
+      else throw err;
+    }
+  };
+  const failed = (item: WorkItem, error: Json): OrchestratorMessageInput => ({
+    instanceId: item.instanceId,
+    executionId: item.executionId,
+    kind: 'activityFailed',
+    payload: { activityId: item.activityId, error },
+  });
+
+  const handle = async (item: WorkItem, giveUp: AbortSignal) => {
+    const log = logger.child({ instanceId: item.instanceId, executionId: item.executionId, activityId: item.activityId, activity: item.name, attempt: item.attempt });
+    const definition = byName.get(item.name);
+    if (!definition) {
+      log.warn({ delayMs: opts.unknownActivityDelayMs }, 'activity not registered in this process; leaving it for another');
+      return abandon(item, log, opts.unknownActivityDelayMs, false);
+    }
+    const maxAttempts = Math.min(definition.retry.maxAttempts, opts.maxAttempts);
+    if (item.attempt > maxAttempts) {
+      // Only a crash (or a lost lock) ends an attempt without a verdict, so this item is crash-looping.
+      const reason = `activity '${item.name}' was fetched ${item.attempt} times without a result (max ${maxAttempts} attempts)`;
+      log.error(reason);
+      const error = { name: 'PoisonMessageError', code: 'POISON_MESSAGE', message: reason, details: { attempt: item.attempt, maxAttempts } };
+      return ack(item, log, failed(item, error), reason);
+    }
+
+    log.debug('activity attempt started');
+    const result = checkOutput(await runActivityAttempt({ provider, definition, item, input: inputOf(item.payload), lockMs, logger: log, giveUp }), item.name, opts.maxPayloadBytes);
+    switch (result.kind) {
+      case 'succeeded':
+        log.debug('activity attempt succeeded');
+        return ack(item, log, {
+          instanceId: item.instanceId,
+          executionId: item.executionId,
+          kind: 'activityCompleted',
+          payload: { activityId: item.activityId, output: result.output as Json },
+        });
+      case 'lockLost':
+        log.warn('activity cancelled or its lock was lost; result discarded');
+        return;
+      case 'givenUp':
+        log.info('shutting down; activity abandoned for another attempt');
+        return abandon(item, log, 0, false);
+      case 'failed': {
+        const error = toErrorInfo(result.error);
+        if (item.attempt < maxAttempts) {
+          const delayMs = retryDelayMs(definition.retry, item.attempt, Math.random());
+          log.warn({ err: result.error, delayMs }, 'activity attempt failed; will retry');
+          return abandon(item, log, delayMs, true);
+        }
+        log.error({ err: result.error }, 'activity failed; no attempts left');
+        return ack(item, log, failed(item, error as unknown as Json));
+      }
+    }
+  };
+
+  return createDispatchLoop<WorkItem>({
+    name: 'activities',
+    concurrency: opts.concurrency,
+    logger,
+    fetch: (max, signal) => provider.fetchWorkItems({ lockMs, waitMs: opts.pollWaitMs, max, owner, signal }),
+    handle,
+  });
+}

@@ -1,0 +1,40 @@
+/**
+ * Work items exist only as part of an orchestration ack. To test the worker dispatcher without the
+ * engine, this commits a hand-made turn for a bare instance whose only effect is one work item,
+ * and reads results the worker enqueued back from the orchestrator queue.
+ */
+import type { Json, OrchestrationDelta, OrchestratorMessage, Provider } from '../../../providers/contract.js';
+
+export async function seedWorkItem(provider: Provider, opts: { instanceId: string; name: string; input: Json; activityId?: string }): Promise<void> {
+  await provider.enqueueOrchestratorMessage({ instanceId: opts.instanceId, kind: 'start', payload: { name: 'seed', input: null } });
+  const [item] = await provider.fetchOrchestrationItems({ lockMs: 60_000 });
+  if (!item || item.instanceId !== opts.instanceId) throw new Error('seedWorkItem: expected to fetch the seeded instance');
+  const delta: OrchestrationDelta = {
+    instance: {
+      name: 'seed', version: '1', executionId: 1, status: 'running', stateValue: 'working', context: {}, input: null,
+      output: null, error: null, snapshot: null, definitionHash: 'seed', parent: null,
+    },
+    history: [],
+    messages: [],
+    timers: [],
+    workItems: [{ instanceId: opts.instanceId, executionId: 1, activityId: opts.activityId ?? 'act', name: opts.name, payload: { input: opts.input } }],
+    cancelTimers: [],
+    cancelActivities: [],
+    keepMessageIds: [],
+    deadLetterMessageIds: [],
+  };
+  await provider.ackOrchestrationItem(item.lockToken, delta);
+}
+
+/** Wait (long-polling, no sleeps) for the next result message the worker enqueued for the instance; consumes it. */
+export async function nextResult(provider: Provider, instanceId: string, waitMs = 10_000): Promise<OrchestratorMessage> {
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    const [item] = await provider.fetchOrchestrationItems({ lockMs: 60_000, waitMs: deadline - Date.now() });
+    if (!item) continue;
+    if (item.instanceId !== instanceId || item.messages.length !== 1) throw new Error(`nextResult: unexpected item ${JSON.stringify(item.messages)}`);
+    await provider.abandonOrchestrationItem(item.lockToken, { countAttempt: false, delayMs: 3_600_000 });
+    return item.messages[0]!;
+  }
+  throw new Error(`nextResult: no result for ${instanceId} within ${waitMs} ms`);
+}
