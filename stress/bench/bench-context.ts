@@ -1,0 +1,125 @@
+/**
+ * What every benchmark shares: its command-line options, the server, the `pgbench -N` yardstick
+ * measured in the same run, and a fresh schema with a provider (optionally on a counting pool) and
+ * an in-process runtime. Sizes scale with `--scale` so a developer run takes seconds.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import pino from 'pino';
+import { createClient, createRuntime, type ActivityDefinition, type Client, type OrchestrationDefinition, type Provider, type Runtime } from '../../runtime/index.js';
+import { openPostgresProvider } from '../../providers/postgres/index.js';
+import { measurePgbench, type PgbenchResult } from '../pgbench.js';
+import { openServer, type StressServer } from '../server.js';
+
+export interface BenchOptions {
+  /** Multiplies every size (1 = the sizes the targets are stated for). */
+  scale: number;
+  url: string | undefined;
+  embedded: boolean;
+  pgbenchSeconds: number;
+  pgbenchClients: number;
+  poolSize: number;
+  concurrency: number;
+  /** Positional arguments: the benchmarks to run (all when empty). */
+  names: string[];
+}
+
+export function parseBenchOptions(argv: string[]): BenchOptions {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true, // `npm run bench -- throughput` names the benchmarks to run
+    options: {
+      scale: { type: 'string', default: '1' },
+      url: { type: 'string' },
+      embedded: { type: 'boolean', default: false },
+      'pgbench-seconds': { type: 'string', default: '10' },
+      'pgbench-clients': { type: 'string', default: '8' },
+      'pool-size': { type: 'string', default: '4' },
+      concurrency: { type: 'string', default: '16' },
+    },
+  });
+  const num = (s: string, name: string) => {
+    const n = Number(s);
+    if (!(Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be a positive number`);
+    return n;
+  };
+  return {
+    scale: num(v.scale, 'scale'),
+    url: v.url,
+    embedded: v.embedded,
+    pgbenchSeconds: num(v['pgbench-seconds'], 'pgbench-seconds'),
+    pgbenchClients: num(v['pgbench-clients'], 'pgbench-clients'),
+    poolSize: num(v['pool-size'], 'pool-size'),
+    concurrency: num(v.concurrency, 'concurrency'),
+    names: positionals,
+  };
+}
+
+export interface BenchSchema {
+  provider: Provider;
+  client: Client;
+  /** The pool the provider runs on (a counting one if asked). */
+  pool: pg.Pool;
+  startRuntime(opts?: { provider?: Provider; concurrency?: number }): Promise<Runtime>;
+  /** Shut the runtime down, close the provider, drop the schema. */
+  close(): Promise<void>;
+}
+
+export interface BenchContext {
+  options: BenchOptions;
+  server: StressServer;
+  pgbench: PgbenchResult;
+  /** `Math.max(min, round(full * scale))`: a size scaled for this run. */
+  size(full: number, min: number): number;
+  openSchema(opts: {
+    orchestrations: readonly OrchestrationDefinition[];
+    activities: readonly ActivityDefinition[];
+    /** Wraps the pool before the provider sees it (e.g. to count round trips); gets the schema the provider will use. */
+    wrapPool?: (pool: pg.Pool, schema: string) => pg.Pool;
+  }): Promise<BenchSchema>;
+}
+
+const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
+
+export async function createBenchContext(options: BenchOptions, pgbench?: PgbenchResult): Promise<BenchContext & { close(): Promise<void> }> {
+  const server = await openServer({ url: options.url, embedded: options.embedded });
+  const measured = pgbench ?? (await measurePgbench(server.url, { clients: options.pgbenchClients, seconds: options.pgbenchSeconds }));
+  return {
+    options,
+    server,
+    pgbench: measured,
+    size: (full, min) => Math.max(min, Math.round(full * options.scale)),
+    async openSchema({ orchestrations, activities, wrapPool }) {
+      const schema = `bench_${randomBytes(4).toString('hex')}`;
+      const raw = new pg.Pool({ connectionString: server.url, max: options.poolSize });
+      raw.on('error', () => {});
+      const pool = wrapPool ? wrapPool(raw, schema) : raw;
+      const provider = await openPostgresProvider({ pool, schema, logger });
+      const client = createClient({ provider, orchestrations });
+      const runtimes: Runtime[] = [];
+      return {
+        provider,
+        client,
+        pool,
+        async startRuntime(opts = {}) {
+          const concurrency = opts.concurrency ?? options.concurrency;
+          const runtime = createRuntime({
+            provider: opts.provider ?? provider, orchestrations, activities, logger,
+            concurrency: { orchestrations: concurrency, activities: concurrency },
+          });
+          await runtime.start();
+          runtimes.push(runtime);
+          return runtime;
+        },
+        async close() {
+          await Promise.all(runtimes.map((r) => r.shutdown({ graceMs: 2000 })));
+          await provider.close();
+          await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          await raw.end();
+        },
+      };
+    },
+    close: () => server.stop(),
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * How a benchmark reports: its figures, each throughput also as a ratio to the run's `pgbench -N`
+ * TPS, and each target as pass or short. Printed as a table and written to stress/results/bench-<name>.json.
+ */
+import { formatTable } from '../table.js';
+import { writeResults } from '../results-file.js';
+import type { PgbenchResult } from '../pgbench.js';
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** Show value / pgbench TPS next to it. */
+  perPgbench?: boolean;
+}
+
+export interface Target {
+  what: string;
+  pass: boolean;
+}
+
+export interface BenchResult {
+  name: string;
+  /** Sizes and settings the figures were measured with. */
+  params: Record<string, number | string>;
+  figures: Figure[];
+  targets: Target[];
+  /** Extra detail for the JSON only (breakdowns, raw samples summaries). */
+  details?: Record<string, unknown>;
+}
+
+const fmt = (n: number): string => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
+
+export async function reportBench(result: BenchResult, pgbench: PgbenchResult): Promise<void> {
+  console.log(`\n== ${result.name}  ${Object.entries(result.params).map(([k, v]) => `${k}=${v}`).join(' ')}  (pgbench -N: ${fmt(pgbench.tps)} tps)`);
+  console.log(formatTable(
+    ['figure', 'value', 'unit', 'x pgbench'],
+    result.figures.map((f) => [f.name, fmt(f.value), f.unit, f.perPgbench ? `${(f.value / pgbench.tps).toFixed(2)}x` : '']),
+  ));
+  if (result.targets.length) console.log(formatTable(['target', 'result'], result.targets.map((t) => [t.what, t.pass ? 'pass' : 'SHORT'])));
+  const ratios = Object.fromEntries(result.figures.filter((f) => f.perPgbench).map((f) => [f.name, f.value / pgbench.tps]));
+  await writeResults(`bench-${result.name}`, { ...result, pgbench, ratiosToPgbench: ratios, at: new Date().toISOString() });
+}

@@ -1,0 +1,103 @@
+/**
+ * (f) Fetch time with 1,000,000 future timers queued vs an empty queue, through the provider
+ * contract alone (no runtime): timers are committed by acks of holder instances, 10,000 per ack,
+ * as a turn would; each probe enqueues one visible start, times the fetch that returns it, and
+ * acks it. An empty fetch (nothing visible: the idle poll) is timed too. Target: within 1.5x.
+ */
+import { performance } from 'node:perf_hooks';
+import type { OrchestrationDelta, Provider } from '../../providers/index.js';
+import { isMain, runBenches, type Bench } from './bench.js';
+import { percentile } from './percentiles.js';
+
+const TIMERS_PER_ACK = 10_000;
+const DAY_MS = 24 * 3600_000;
+const LOCK_MS = 30_000;
+
+/** The smallest delta that creates (or updates) an instance: what a turn of a trivial machine commits. */
+function delta(status: 'running' | 'completed', extra: Partial<OrchestrationDelta> = {}): OrchestrationDelta {
+  return {
+    instance: {
+      name: 'bench.probe', version: '1', executionId: 1, status, stateValue: null, context: null, input: null,
+      output: null, error: null, snapshot: null, definitionHash: 'bench', parent: null,
+    },
+    history: [], messages: [], timers: [], workItems: [], cancelTimers: [], cancelActivities: [], keepMessageIds: [], deadLetterMessageIds: [],
+    ...extra,
+  };
+}
+
+async function takeOne(provider: Provider, instanceId: string) {
+  const [item] = await provider.fetchOrchestrationItems({ lockMs: LOCK_MS, max: 1 });
+  if (!item || item.instanceId !== instanceId) throw new Error(`expected to fetch ${instanceId}, got ${item?.instanceId ?? 'nothing'}`);
+  return item;
+}
+
+async function probe(provider: Provider, label: string, samples: number): Promise<{ found: number[]; empty: number[] }> {
+  const found: number[] = [];
+  const empty: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const id = `probe-${label}-${i}`;
+    await provider.enqueueOrchestratorMessage({ instanceId: id, kind: 'start', payload: { name: 'bench.probe', input: null } });
+    let t0 = performance.now();
+    const item = await takeOne(provider, id);
+    found.push(performance.now() - t0);
+    await provider.ackOrchestrationItem(item.lockToken, delta('completed'));
+    t0 = performance.now();
+    const none = await provider.fetchOrchestrationItems({ lockMs: LOCK_MS, max: 1 });
+    empty.push(performance.now() - t0);
+    if (none.length) throw new Error('the queue should have nothing visible');
+  }
+  return { found, empty };
+}
+
+async function queueTimers(provider: Provider, total: number): Promise<number> {
+  const t0 = performance.now();
+  const now = await provider.now();
+  for (let made = 0, holder = 0; made < total; holder++) {
+    const id = `holder-${holder}`;
+    await provider.enqueueOrchestratorMessage({ instanceId: id, kind: 'start', payload: { name: 'bench.probe', input: null } });
+    const item = await takeOne(provider, id);
+    const n = Math.min(TIMERS_PER_ACK, total - made);
+    const timers = Array.from({ length: n }, (_, k) => ({ timerId: `t${k}`, fireAt: now + DAY_MS + made + k, executionId: 1, payload: { type: 'LATER' } }));
+    await provider.ackOrchestrationItem(item.lockToken, delta('running', { timers }));
+    made += n;
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+export const timerQueue: Bench = {
+  name: 'timer-queue',
+  async run(ctx) {
+    const timers = ctx.size(1_000_000, 10_000);
+    const samples = ctx.size(200, 30);
+    const s = await ctx.openSchema({ orchestrations: [], activities: [] });
+    try {
+      const before = await probe(s.provider, 'empty', samples);
+      const loadSeconds = await queueTimers(s.provider, timers);
+      const after = await probe(s.provider, 'loaded', samples);
+      const p50 = (xs: number[]) => percentile(xs, 50);
+      const foundRatio = p50(after.found) / p50(before.found);
+      const emptyRatio = p50(after.empty) / p50(before.empty);
+      return {
+        name: 'timer-queue',
+        params: { timers, samples },
+        figures: [
+          { name: 'fetch (1 item) p50, empty queue', value: p50(before.found), unit: 'ms' },
+          { name: `fetch (1 item) p50, ${timers} timers`, value: p50(after.found), unit: 'ms' },
+          { name: 'fetch (nothing visible) p50, empty queue', value: p50(before.empty), unit: 'ms' },
+          { name: `fetch (nothing visible) p50, ${timers} timers`, value: p50(after.empty), unit: 'ms' },
+          { name: 'fetch ratio loaded/empty', value: foundRatio, unit: 'x' },
+          { name: 'timers queued per second', value: timers / loadSeconds, unit: '1/s' },
+        ],
+        targets: [
+          { what: 'fetch of 1 item within 1.5x of the empty queue (p50)', pass: foundRatio <= 1.5 },
+          { what: 'empty fetch within 1.5x of the empty queue (p50)', pass: emptyRatio <= 1.5 },
+        ],
+        details: { p99: { foundEmpty: percentile(before.found, 99), foundLoaded: percentile(after.found, 99), emptyEmpty: percentile(before.empty, 99), emptyLoaded: percentile(after.empty, 99) } },
+      };
+    } finally {
+      await s.close();
+    }
+  },
+};
+
+if (isMain(import.meta.url)) await runBenches([timerQueue], process.argv.slice(2));

@@ -1,0 +1,13 @@
+/** Where stress runs and benchmarks leave their JSON: stress/results/ (git-ignored) unless a path is given. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+
+export async function writeResults(name: string, data: unknown, explicitPath?: string): Promise<string> {
+  const file = explicitPath ? path.resolve(explicitPath) : path.join(RESULTS_DIR, `${name}.json`);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(data, null, 2)}\n`);
+  return file;
+}
