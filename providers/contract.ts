@@ -218,7 +218,11 @@ export interface OrchestrationDelta {
 }
 
 export interface AbandonOptions {
-  /** Delay before the messages (or work item) are visible again. Default 0. */
+  /**
+   * Default 0. Orchestration item: the INSTANCE is not fetchable again before now + delayMs; its
+   * messages (those abandoned and those arriving meanwhile) keep their visibleAt and so their order.
+   * Work item: that item is visible again at now + delayMs.
+   */
   delayMs?: number;
   /** If false, the fetch being abandoned does not count as an attempt. Default true. */
   countAttempt?: boolean;
@@ -265,6 +269,12 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/**
+ * Counts of queued things. locked: handed out under a live lock. Otherwise by visibleAt alone:
+ * visible once it has passed, delayed before. So an orchestrator message that a fetch cannot hand out
+ * right now for reasons of its instance (locked by a turn, held back by an abandon delay, suspended)
+ * still counts as visible.
+ */
 export interface QueueDepths {
   orchestrator: { visible: number; delayed: number; locked: number };
   worker: { visible: number; delayed: number; locked: number };
@@ -296,9 +306,9 @@ export interface Provider {
 
   /**
    * Lock up to `max` distinct instances that have a visible message and whose instance lock is free or
-   * expired, oldest visible message first, and return each with all of its visible (fetchable)
-   * messages, which are now locked to the returned token: messages that arrive later are not part of
-   * this item and survive its ack. Each returned message's attempt is incremented.
+   * expired (and whose abandon delay has passed), oldest visible message first, and return each with
+   * all of its visible (fetchable) messages, which are now locked to the returned token: messages
+   * that arrive later are not part of this item and survive its ack. Each returned message's attempt is incremented.
    * Concurrent callers never receive the same instance under valid locks. Empty array when none.
    */
   fetchOrchestrationItems(opts: FetchOptions): Promise<OrchestrationItem[]>;
@@ -313,7 +323,14 @@ export interface Provider {
    */
   ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta): Promise<void>;
 
-  /** Release the lock without consuming the messages. LockLostError if the token does not hold it. */
+  /**
+   * Release the instance lock without consuming the messages; every message keeps its visibleAt
+   * (only its attempt is given back when countAttempt is false). The token is dead at once.
+   * With `delayMs` > 0 the instance, not its messages, is held back: it is not fetchable before
+   * now + delayMs, and then all of its messages are delivered together in their usual order, those
+   * that arrived during the delay included. (Delaying the messages instead would let a later message
+   * overtake them: an orchestration would see E2 before E1.) LockLostError if the token does not hold the lock.
+   */
   abandonOrchestrationItem(lockToken: string, opts?: AbandonOptions): Promise<void>;
 
   /** Extend the lock to now + lockMs. Returns the new lockedUntil. LockLostError if the token does not hold it (expired locks are not revived). */
@@ -330,7 +347,7 @@ export interface Provider {
    */
   ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<void>;
 
-  /** Release a work item for a retry after `delayMs`. LockLostError if the token does not hold it. */
+  /** Release a work item for a retry: it alone is visible again at now + `delayMs`. LockLostError if the token does not hold it. */
   abandonWorkItem(lockToken: string, opts?: AbandonOptions): Promise<void>;
 
   /** Extend a work item's lock. LockLostError if lost or cancelled: the worker must abort the activity. */

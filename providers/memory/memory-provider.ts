@@ -7,7 +7,9 @@
  * stored state. The property-based validation suite compares other providers against this one.
  *
  * Ordering: "oldest" means smallest (visibleAt, id), for fetch order between instances and for the
- * messages within one item. Abandon makes messages visible again at now + delayMs.
+ * messages within one item. Abandon never touches a message's visibleAt (that would reorder it behind
+ * later messages); a delay holds back the instance instead: its lock stays, under a token nobody
+ * holds, until now + delayMs, and fetch's "free or expired lock" rule does the rest.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -32,6 +34,7 @@ import { Wakeup } from './wakeup.js';
 
 interface InstanceLock {
   instanceId: string;
+  /** A fresh random token nobody knows when the lock only holds back an abandoned instance. */
   token: string;
   lockedUntil: number;
   /** The messages handed out with this lock: exactly what its ack consumes. */
@@ -213,12 +216,10 @@ export class MemoryProvider implements Provider {
     const { delayMs, countAttempt } = abandonArgs(opts);
     const lock = this.heldLock(lockToken);
     const now = this.clock.now();
-    for (const id of lock.messageIds) {
-      const m = this.messages.get(id)!;
-      m.visibleAt = now + delayMs;
-      if (!countAttempt) m.attempt -= 1;
-    }
-    this.locks.delete(lock.instanceId);
+    if (!countAttempt) for (const id of lock.messageIds) this.messages.get(id)!.attempt -= 1;
+    const { instanceId } = lock;
+    if (delayMs > 0) this.locks.set(instanceId, { instanceId, token: randomUUID(), lockedUntil: now + delayMs, messageIds: new Set() });
+    else this.locks.delete(instanceId);
     this.wakeup.notify();
   }
 

@@ -253,7 +253,7 @@ test('a child start in an ack obeys the start rule', async ({ p }) => {
   assert.is(await p.hasPendingStart('child2'), true);
 });
 
-test('abandon: messages come back after delayMs; countAttempt false does not count the fetch', async ({ p, clock }) => {
+test('abandon: the instance comes back after delayMs; countAttempt false does not count the fetch', async ({ p, clock }) => {
   await p.enqueueOrchestratorMessage(startMessage('a'));
   const first = await fetchOne(p, 'a');
   await p.abandonOrchestrationItem(first.lockToken, { delayMs: 500, countAttempt: false });
@@ -264,6 +264,19 @@ test('abandon: messages come back after delayMs; countAttempt false does not cou
   assert.is(second.attempt, 1);
   await p.abandonOrchestrationItem(second.lockToken);
   assert.is((await fetchOne(p, 'a')).attempt, 2);
+});
+
+test('abandon with a delay keeps visible_at and holds the instance_locks row under a new token until the delay ends', async ({ p, clock, bed }) => {
+  const rows = (table: string) => sql<Record<string, unknown>>(bed.url, `SELECT * FROM "${bed.schema}".${table}`);
+  await p.enqueueOrchestratorMessage(startMessage('a'));
+  const [enqueued] = await rows('orchestrator_queue');
+  const item = await fetchOne(p, 'a');
+  await p.abandonOrchestrationItem(item.lockToken, { delayMs: 700 });
+  const [message] = await rows('orchestrator_queue');
+  assert.equal([message?.visible_at, message?.lock_token], [enqueued?.visible_at, null], 'unlocked, visible_at untouched');
+  const locks = await rows('instance_locks');
+  assert.equal(locks.map((l) => [l.instance_id, Number(l.locked_until), l.owner]), [['a', clock.now() + 700, null]]);
+  assert.is.not(locks[0]?.lock_token, item.lockToken);
 });
 
 test('an ack notifies watchers of the instance', async ({ p }) => {

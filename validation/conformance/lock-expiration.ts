@@ -1,8 +1,8 @@
-/** Locks end: by expiry on the provider clock, by abandon, by ack; renew extends a live lock only. */
+/** Locks end: by expiry on the provider clock, by abandon (its delay holds the whole instance back), by ack; renew extends a live lock only. */
 import * as assert from 'uvu/assert';
 import { LockLostError } from '../../providers/errors.js';
 import {
-  clockOf, createInstance, eventMessage, expectError, fetchNone, fetchOne, inCategory, sampleDelta, startMessage, workItem,
+  LOCK_MS, clockOf, createInstance, eventMessage, expectError, fetchNone, fetchOne, inCategory, sampleDelta, startMessage, workItem,
 } from './helpers.js';
 
 export const lockExpirationCases = inCategory('lock expiration', [
@@ -38,6 +38,31 @@ export const lockExpirationCases = inCategory('lock expiration', [
       await provider.abandonOrchestrationItem(first.lockToken);
       const second = await fetchOne(provider, 'a');
       assert.is.not(second.lockToken, first.lockToken);
+    },
+  },
+  {
+    name: 'abandon with a delay hides the whole instance until it passes',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      const clock = clockOf(ctx);
+      await provider.enqueueOrchestratorMessage(startMessage('a'));
+      const abandoned = await fetchOne(provider, 'a');
+      await provider.abandonOrchestrationItem(abandoned.lockToken, { delayMs: 2000 });
+      await expectError(provider.renewOrchestrationLock(abandoned.lockToken, 1000), LockLostError, 'renew with the abandoned token');
+      await expectError(provider.ackOrchestrationItem(abandoned.lockToken, sampleDelta()), LockLostError, 'ack with the abandoned token');
+      await expectError(provider.abandonOrchestrationItem(abandoned.lockToken), LockLostError, 'abandon with the abandoned token');
+      await provider.enqueueOrchestratorMessage(eventMessage('a', 'DURING'));
+      await provider.enqueueOrchestratorMessage(startMessage('b'));
+      const other = await provider.fetchOrchestrationItems({ lockMs: LOCK_MS, max: 10 });
+      assert.equal(other.map((i) => i.instanceId), ['b'], 'the new message does not bring the delayed instance back; others are unaffected');
+      clock.advance(1999);
+      await fetchNone(provider, 'the abandon delay has not passed');
+      // Held back, not delayed: a's messages keep their visibleAt and count as visible (see QueueDepths).
+      assert.equal((await provider.queueDepths()).orchestrator, { visible: 2, delayed: 0, locked: 1 });
+      clock.advance(1);
+      const item = await fetchOne(provider, 'a');
+      assert.equal(item.messages.map((m) => [m.kind, m.attempt]), [['start', 2], ['event', 1]]);
     },
   },
   {

@@ -76,6 +76,21 @@ export const longPollingCases = inCategory('long-polling', [
     },
   },
   {
+    name: 'a waiting fetch returns an abandoned instance once its delay has passed',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      await provider.enqueueOrchestratorMessage(startMessage('a'));
+      await provider.abandonOrchestrationItem((await fetchOne(provider, 'a')).lockToken, { delayMs: 300 });
+      const waiting = longFetch(provider);
+      await sleep(100);
+      clockOf(ctx).advance(300); // the delay is over by the provider clock; no write announces it
+      const { value, ms } = await waiting;
+      assert.equal(value.map((i) => i.instanceId), ['a']);
+      assertEarly(ms);
+    },
+  },
+  {
     name: 'a waiting fetch returns early when an ack sends a message to another instance',
     async run({ put: { provider } }) {
       await provider.enqueueOrchestratorMessage(startMessage('a'));

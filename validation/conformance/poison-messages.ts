@@ -2,7 +2,7 @@
 import * as assert from 'uvu/assert';
 import type { Provider } from '../../providers/contract.js';
 import {
-  LOCK_MS, clockOf, createInstance, eventMessage, fetchNone, fetchOne, inCategory, sampleDelta, startMessage, workItem,
+  LOCK_MS, createInstance, eventMessage, fetchNone, fetchOne, inCategory, sampleDelta, startMessage, workItem,
 } from './helpers.js';
 
 const failedResult = (activityId: string) => ({ instanceId: 'a', kind: 'activityFailed' as const, payload: { activityId, error: { name: 'Poison', message: 'too many attempts' } } });
@@ -50,20 +50,6 @@ export const poisonMessageCases = inCategory('poison messages', [
       await provider.enqueueOrchestratorMessage(startMessage('a'));
       await provider.abandonOrchestrationItem((await fetchOne(provider, 'a')).lockToken, { countAttempt: false });
       assert.is((await fetchOne(provider, 'a')).attempt, 1);
-    },
-  },
-  {
-    name: 'abandon with delayMs hides the messages until the delay has passed',
-    needsClock: true,
-    async run(ctx) {
-      const { provider } = ctx.put;
-      const clock = clockOf(ctx);
-      await provider.enqueueOrchestratorMessage(startMessage('a'));
-      await provider.abandonOrchestrationItem((await fetchOne(provider, 'a')).lockToken, { delayMs: 2000 });
-      clock.advance(1999);
-      await fetchNone(provider, 'the abandon delay has not passed');
-      clock.advance(1);
-      await fetchOne(provider, 'a');
     },
   },
   {

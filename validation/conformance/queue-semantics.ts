@@ -34,7 +34,7 @@ export const queueSemanticsCases = inCategory('queue semantics', [
       await provider.enqueueOrchestratorMessage(eventMessage('older'));
       await provider.enqueueOrchestratorMessage(eventMessage('newer'));
       const items = await provider.fetchOrchestrationItems({ lockMs: 1000, max: 2 });
-      // 'older' is released at once (visible again at the same time), 'newer' by expiry
+      // 'older' is released at once (its message keeps its visibleAt), 'newer' by expiry
       await provider.abandonOrchestrationItem(items.find((i) => i.instanceId === 'older')!.lockToken);
       clockOf(ctx).advance(1000);
       assert.is((await fetchOne(provider)).instanceId, 'older', 'same visibleAt: the smaller message id comes first');
@@ -67,6 +67,26 @@ export const queueSemanticsCases = inCategory('queue semantics', [
       await provider.abandonOrchestrationItem(first.lockToken);
       const second = await fetchOne(provider, 'a');
       assert.equal(second.messages.map((m) => [m.id, m.kind, m.payload]), first.messages.map((m) => [m.id, m.kind, m.payload]));
+    },
+  },
+  {
+    name: "abandon with a delay keeps the instance's message order: a message that arrives during the delay is delivered together with, and after, the abandoned ones",
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      const clock = clockOf(ctx);
+      await provider.enqueueOrchestratorMessage(startMessage('a'));
+      await provider.enqueueOrchestratorMessage(eventMessage('a', 'E1'));
+      const abandoned = await fetchOne(provider, 'a');
+      await provider.abandonOrchestrationItem(abandoned.lockToken, { delayMs: 2000 });
+      clock.advance(1000);
+      await provider.enqueueOrchestratorMessage(eventMessage('a', 'E2'));
+      await fetchNone(provider, 'E2 waits with the delayed instance');
+      clock.advance(1000);
+      const item = await fetchOne(provider, 'a');
+      assert.equal(item.messages.map((m) => (m.payload as { type?: string }).type ?? m.kind), ['start', 'E1', 'E2']);
+      assert.equal(item.messages.slice(0, 2).map((m) => [m.id, m.visibleAt]), abandoned.messages.map((m) => [m.id, m.visibleAt]),
+        'the abandoned messages keep their visibleAt');
     },
   },
   {

@@ -223,11 +223,11 @@ export class AbandonCmd implements Cmd {
     if (out.put.ok) {
       for (const k of h.ks) {
         const rec = m.messages[k]!;
-        rec.holder = null;
-        rec.visibleAt = m.now + this.delayMs; // visible again from now (+ delay): it queues behind older visible messages
+        rec.holder = null; // its visibleAt stays: it keeps its place ahead of messages that arrived later
         if (!this.countAttempt) rec.attempt -= 1;
       }
       h.released = true;
+      m.heldBackUntil.set(h.instanceId, m.now + this.delayMs);
     } else {
       const after = await observe(r, h.instanceId);
       m.expect('takeover', after === before, () => `an abandon with a lost lock changed storage:\n  before: ${before}\n  after:  ${after}`);

@@ -46,6 +46,8 @@ export class QueueModel {
   readonly messages: MessageRecord[] = [];
   readonly holdings: Holding[][];
   readonly historyLength = new Map<string, number>();
+  /** instanceId -> until when its last abandon holds it back (the delay holds the instance, not its messages). */
+  readonly heldBackUntil = new Map<string, number>();
   workItems = 0;
   nextActivity = 0;
 
@@ -86,10 +88,10 @@ export class QueueModel {
       .sort((a, b) => a.visibleAt - b.visibleAt || a.k - b.k);
   }
 
-  /** Instances a fetch may lock now: a visible message and a free or expired lock. */
+  /** Instances a fetch may lock now: a visible message, a free or expired lock, and no abandon delay left. */
   candidates(): string[] {
     const ids = new Set(this.messages.filter((m) => !m.consumed).map((m) => m.instanceId));
-    return [...ids].filter((id) => !this.validHolder(id) && this.visibleOf(id).length > 0);
+    return [...ids].filter((id) => !this.validHolder(id) && (this.heldBackUntil.get(id) ?? 0) <= this.now && this.visibleOf(id).length > 0);
   }
 
   queuedCount(): number {

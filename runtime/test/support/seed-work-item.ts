@@ -5,23 +5,21 @@
  */
 import type { Json, OrchestrationDelta, OrchestratorMessage, Provider } from '../../../providers/contract.js';
 
+function emptyDelta(): Omit<OrchestrationDelta, 'instance'> {
+  return { history: [], messages: [], timers: [], workItems: [], cancelTimers: [], cancelActivities: [], keepMessageIds: [], deadLetterMessageIds: [] };
+}
+
 export async function seedWorkItem(provider: Provider, opts: { instanceId: string; name: string; input: Json; activityId?: string }): Promise<void> {
   await provider.enqueueOrchestratorMessage({ instanceId: opts.instanceId, kind: 'start', payload: { name: 'seed', input: null } });
   const [item] = await provider.fetchOrchestrationItems({ lockMs: 60_000 });
   if (!item || item.instanceId !== opts.instanceId) throw new Error('seedWorkItem: expected to fetch the seeded instance');
   const delta: OrchestrationDelta = {
+    ...emptyDelta(),
     instance: {
       name: 'seed', version: '1', executionId: 1, status: 'running', stateValue: 'working', context: {}, input: null,
       output: null, error: null, snapshot: null, definitionHash: 'seed', parent: null,
     },
-    history: [],
-    messages: [],
-    timers: [],
     workItems: [{ instanceId: opts.instanceId, executionId: 1, activityId: opts.activityId ?? 'act', name: opts.name, payload: { input: opts.input } }],
-    cancelTimers: [],
-    cancelActivities: [],
-    keepMessageIds: [],
-    deadLetterMessageIds: [],
   };
   await provider.ackOrchestrationItem(item.lockToken, delta);
 }
@@ -32,8 +30,19 @@ export async function nextResult(provider: Provider, instanceId: string, waitMs 
   while (Date.now() < deadline) {
     const [item] = await provider.fetchOrchestrationItems({ lockMs: 60_000, waitMs: deadline - Date.now() });
     if (!item) continue;
-    if (item.instanceId !== instanceId || item.messages.length !== 1) throw new Error(`nextResult: unexpected item ${JSON.stringify(item.messages)}`);
-    await provider.abandonOrchestrationItem(item.lockToken, { countAttempt: false, delayMs: 3_600_000 });
+    if (item.instanceId !== instanceId || item.messages.length !== 1 || !item.instance) {
+      throw new Error(`nextResult: unexpected item ${JSON.stringify(item.messages)}`);
+    }
+    // Consume the result with a turn that changes nothing else, so queue depths show what is left.
+    const { instance } = item;
+    await provider.ackOrchestrationItem(item.lockToken, {
+      ...emptyDelta(),
+      instance: {
+        name: instance.name, version: instance.version, executionId: instance.executionId, status: instance.status,
+        stateValue: instance.stateValue, context: instance.context, input: instance.input, output: instance.output,
+        error: instance.error, snapshot: instance.snapshot, definitionHash: instance.definitionHash, parent: instance.parent,
+      },
+    });
     return item.messages[0]!;
   }
   throw new Error(`nextResult: no result for ${instanceId} within ${waitMs} ms`);
