@@ -1,7 +1,8 @@
 /**
  * durastate: the package's public entry. Everything a user needs to define orchestrations and
  * activities, run them (createRuntime), drive them (createClient), and recognise its errors.
- * Providers are opened from `durastate/providers` (or providers/postgres for the product).
+ * The PostgreSQL provider (the product) and the database resolver (a URL, else the embedded default)
+ * are re-exported here so that a user needs one import; `durastate/providers` has the contract alone.
  */
 export * from './definitions/index.js';
 export * from './engine/index.js';
@@ -13,6 +14,10 @@ export type { InstanceStatusView, ClientInstanceStatus } from './client/instance
 export type { EmittedEventMeta, EmittedListener, SubscribeOptions } from './client/emitted-events.js';
 export type { ContextOf, EmittedOf, EventOf, InputOf, OutputOf } from './client/machine-types.js';
 export { createDefaultLogger, type Logger } from './logger.js';
+export { openDatabase, resolveDatabaseUrl, EmbeddedDatabaseError, type OpenDatabase, type OpenDatabaseOptions } from './database.js';
+export { openPostgresProvider, migrate, type PostgresProvider, type PostgresProviderOptions } from '../providers/postgres/index.js';
+export { MemoryProvider } from '../providers/memory/index.js';
+export { ManualClock, type Clock } from '../providers/clock.js';
 
 export * from '../providers/errors.js';
 export * from './errors.js';
