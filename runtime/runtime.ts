@@ -75,6 +75,18 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     names.add(def.name);
   }
 
+  const worker = createWorkerDispatcher({
+    provider: opts.provider,
+    activities,
+    concurrency: positiveInteger(opts.concurrency?.activities, 10, 'concurrency.activities'),
+    lockMs,
+    maxAttempts,
+    maxPayloadBytes,
+    pollWaitMs,
+    unknownActivityDelayMs: unknownDefinitionDelayMs,
+    owner,
+    logger,
+  });
   const dispatchers: DispatchLoop[] = [
     createOrchestrationDispatcher({
       provider: opts.provider,
@@ -85,19 +97,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       pollWaitMs,
       owner,
       logger,
+      workerSlots: (n) => worker.reserve(n),
     }),
-    createWorkerDispatcher({
-      provider: opts.provider,
-      activities,
-      concurrency: positiveInteger(opts.concurrency?.activities, 10, 'concurrency.activities'),
-      lockMs,
-      maxAttempts,
-      maxPayloadBytes,
-      pollWaitMs,
-      unknownActivityDelayMs: unknownDefinitionDelayMs,
-      owner,
-      logger,
-    }),
+    worker,
   ];
   let stopped: Promise<void> | undefined;
 

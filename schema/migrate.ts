@@ -9,7 +9,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { SchemaError } from '../providers/errors.js';
+import { DatabaseAccessError, RetryableProviderError, SchemaError } from '../providers/errors.js';
+import { toProviderError } from '../providers/postgres/errors.js';
 import { quoteSchema, validateSchemaName } from './schema-name.js';
 
 export interface Migration {
@@ -39,8 +40,19 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   );
 }
 
-/** Borrow the caller's pool, or make a small one that is closed afterwards. */
-async function withClient<T>(opts: { pool?: pg.Pool; connectionString?: string }, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * What a failure while installing or checking the schema means to the caller: transient trouble
+ * (the server starting up or shutting down, a refused or lost connection) stays retryable, and
+ * refused access is a DatabaseAccessError; anything else is a SchemaError.
+ */
+function schemaFailure(err: unknown, message: string, details: Record<string, unknown>): Error {
+  const mapped = toProviderError(err);
+  if (mapped instanceof SchemaError || mapped instanceof RetryableProviderError || mapped instanceof DatabaseAccessError) return mapped;
+  return new SchemaError(`${message}: ${mapped.message}`, details, { cause: err });
+}
+
+/** Borrow the caller's pool, or make a small one that is closed afterwards. Failures come out typed (schemaFailure). */
+async function withClient<T>(opts: MigrateOptions, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   if (!opts.pool && !opts.connectionString) throw new SchemaError('migrate needs a pool or a connectionString');
   const pool = opts.pool ?? new pg.Pool({ connectionString: opts.connectionString, max: 1 });
   try {
@@ -50,6 +62,8 @@ async function withClient<T>(opts: { pool?: pg.Pool; connectionString?: string }
     } finally {
       client.release();
     }
+  } catch (err) {
+    throw schemaFailure(err, `installing or checking schema '${opts.schema}' failed`, { schema: opts.schema });
   } finally {
     if (!opts.pool) await pool.end();
   }
@@ -104,15 +118,16 @@ export async function migrate(opts: MigrateOptions): Promise<{ applied: string[]
           );
           await client.query('COMMIT');
         } catch (err) {
-          await client.query('ROLLBACK');
-          throw new SchemaError(`migration ${migration.name} failed on schema '${schema}': ${(err as Error).message}`, {
-            schema, migration: migration.name,
-          });
+          // On a lost connection there is nothing left to roll back, and the migration's own error is the one to report.
+          await client.query('ROLLBACK').catch(() => {});
+          throw schemaFailure(err, `migration ${migration.name} failed on schema '${schema}'`, { schema, migration: migration.name });
         }
       }
       return { applied: todo.map((m) => m.name) };
     } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`durastate.migrate:${schema}`]);
+      // A session lock dies with its connection: if the unlock fails, the connection is gone and so is
+      // the lock, and the error that ended the run is the one to report.
+      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`durastate.migrate:${schema}`]).catch(() => {});
     }
   });
 }

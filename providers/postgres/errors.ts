@@ -5,6 +5,7 @@
  * outcome unknown.
  */
 import {
+  DatabaseAccessError,
   DurastateError,
   InstanceExistsError,
   InstanceNotFoundError,
@@ -27,6 +28,13 @@ const RETRYABLE_CODES = new Set(['40001', '40P01', '55P03', '57P01', '57P02', '5
 const CONNECTION_LOST = /Connection terminated|connection error|ECONNRESET|EPIPE|socket hang up|Client has encountered a connection error/i;
 /** No connection could be had: nothing was sent. */
 const NOT_CONNECTED = /timeout exceeded when trying to connect|ECONNREFUSED|the database system is (starting up|shutting down)/i;
+/**
+ * Node's codes for a connection that could not be made. Checked besides the message: a host with
+ * several addresses that all refuse fails with an AggregateError whose message is empty.
+ */
+const NOT_CONNECTED_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN']);
+/** 28xxx: authentication; 3D000: no such database; 42501: missing privilege. Retrying changes nothing. */
+const ACCESS_CODES = /^(28...|3D000|42501)$/;
 
 /** `Key (instance_id)=(abc) already exists.` -> `abc` */
 function keyValue(detail: string | undefined): string {
@@ -51,7 +59,8 @@ export function toProviderError(err: unknown): Error {
   if (code.startsWith('23') || code.startsWith('22')) {
     return new InvalidArgumentError(e.message, { sqlstate: code, constraint: e.constraint ?? null, detail: e.detail ?? null });
   }
-  if (RETRYABLE_CODES.has(code) || NOT_CONNECTED.test(e.message)) {
+  if (ACCESS_CODES.test(code)) return new DatabaseAccessError(e.message, { sqlstate: code }, { cause: err });
+  if (RETRYABLE_CODES.has(code) || NOT_CONNECTED_CODES.has(code) || NOT_CONNECTED.test(e.message)) {
     return new RetryableProviderError(e.message, { sqlstate: code }, { cause: err });
   }
   if (code.startsWith('08') || CONNECTION_LOST.test(e.message)) {

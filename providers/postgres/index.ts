@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkSchema, migrate } from '../../schema/migrate.js';
 import { validateSchemaName } from '../../schema/schema-name.js';
+import { toProviderError } from './errors.js';
 import { PostgresProvider } from './provider.js';
 
 export { migrate } from '../../schema/migrate.js';
@@ -81,6 +82,8 @@ export async function openPostgresProvider(opts: PostgresProviderOptions): Promi
     return provider;
   } catch (err) {
     if (ownsPool) await pool.end().catch(() => {});
-    throw err;
+    // Start-up meets the same failures as any call (the server shutting down, a refused connection):
+    // callers get the same typed errors, e.g. RetryableProviderError to retry the open.
+    throw toProviderError(err);
   }
 }

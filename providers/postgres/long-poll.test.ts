@@ -71,6 +71,7 @@ test('faults.disableNotifications(): long-polls still find work by polling', asy
   const sender = await bed.open({ listen: false });
   fetcher.faults.disableNotifications();
   const waiting = fetcher.fetchOrchestrationItems({ lockMs: 1000, waitMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 50)); // let the first (empty) fetch happen: only a poll may find the start
   await sender.enqueueOrchestratorMessage(startMessage('a'));
   assert.equal((await waiting).map((i) => i.instanceId), ['a']);
   assert.ok(fetcher.notifier.wakes.poll >= 1);

@@ -228,7 +228,8 @@ export class Notifier {
     if (client) await client.end().catch((err: unknown) => this.log?.warn({ err }, 'closing the LISTEN connection failed'));
   }
 
-  private isListening(): boolean {
+  /** True while notifications arrive (LISTEN connected and not switched off): only then does silence mean "nothing new". */
+  isListening(): boolean {
     return this.opts.listen && this.listeningEnabled && this.client !== undefined;
   }
 

@@ -233,6 +233,24 @@ test('continue-as-new closes the old execution and opens the new one with fresh 
   ]);
 });
 
+test('an ack that passes executions records each as continued with its own input', async (ctx) => {
+  const { p, bed } = ctx;
+  await p.enqueueOrchestratorMessage(startMessage('a', { round: 1 }));
+  await p.enqueueOrchestratorMessage(eventMessage('a'));
+  const item = await fetchOne(p, 'a');
+  // The first ack continues twice: executions 1 and 2 are opened and closed by it.
+  await p.ackOrchestrationItem(item.lockToken, sampleDelta({
+    instance: { executionId: 3, status: 'completed', input: { round: 3 }, passedExecutionInputs: [{ round: 1 }, { round: 2 }] },
+    history: [...historyEvents(1, 0, 2), ...historyEvents(2, 0, 1, 'started'), ...historyEvents(3, 0, 1, 'started')],
+  }));
+  const executions = await sql(bed.url, `SELECT execution_id, status, input, completed_at IS NOT NULL AS closed FROM "${bed.schema}".executions ORDER BY 1`);
+  assert.equal(executions, [
+    { execution_id: 1, status: 'continued', input: { round: 1 }, closed: true },
+    { execution_id: 2, status: 'continued', input: { round: 2 }, closed: true },
+    { execution_id: 3, status: 'completed', input: { round: 3 }, closed: true },
+  ]);
+});
+
 test('a suspended instance is fetchable only through terminate/resume, and only those are handed out', async ({ p }) => {
   await createInstance(p, 'a', { instance: { status: 'suspended' } });
   await p.enqueueOrchestratorMessage(eventMessage('a'));
@@ -286,6 +304,28 @@ test('an ack notifies watchers of the instance', async ({ p }) => {
   for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
   stop();
   assert.equal(seen, ['a']);
+});
+
+test('acks sent together (one group commit) succeed or fail each on its own', async ({ p }) => {
+  for (const id of ['a', 'b', 'c']) await p.enqueueOrchestratorMessage(startMessage(id));
+  const items = await p.fetchOrchestrationItems({ lockMs: 60_000, max: 3 });
+  const byId = Object.fromEntries(items.map((i) => [i.instanceId, i]));
+  // Same tick: one statement. b repeats a history seq, c uses a token that holds nothing.
+  const acks = [
+    p.ackOrchestrationItem(byId.a!.lockToken, sampleDelta({ history: historyEvents(1, 0, 1), workItems: [workItem('a', 'w')] })),
+    p.ackOrchestrationItem(byId.b!.lockToken, sampleDelta({ history: [...historyEvents(1, 0, 1), ...historyEvents(1, 0, 1)], workItems: [workItem('b', 'w')] })),
+    p.ackOrchestrationItem('00000000-0000-4000-8000-000000000000', sampleDelta()),
+  ];
+  const [a, b, c] = await Promise.allSettled(acks);
+  assert.is(a?.status, 'fulfilled');
+  assert.ok(b?.status === 'rejected' && b.reason instanceof InvalidArgumentError, 'the duplicate seq is refused alone');
+  assert.ok(c?.status === 'rejected' && c.reason instanceof LockLostError, 'the stale token is refused alone');
+  assert.is((await p.getInstance('a'))?.historyLength, 1);
+  assert.is(await p.getInstance('b'), null, 'nothing of b was written');
+  assert.equal((await p.fetchWorkItems({ lockMs: 1000, max: 10 })).map((w) => w.instanceId), ['a']);
+  // b still holds its lock and its messages: it can commit a correct turn.
+  await p.ackOrchestrationItem(byId.b!.lockToken, sampleDelta({ history: historyEvents(1, 0, 1) }));
+  assert.is((await p.getInstance('b'))?.historyLength, 1);
 });
 
 test.run();

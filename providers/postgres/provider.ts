@@ -8,24 +8,28 @@ import pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { Logger } from 'pino';
 import type {
-  AbandonOptions, DeadLetter, FetchOptions, HistoryEvent, InstanceChangeListener, InstanceFilter, InstanceRecord,
+  AbandonOptions, AckOptions, DeadLetter, FetchOptions, HistoryEvent, InstanceChangeListener, InstanceFilter, InstanceRecord,
   OrchestrationDelta, OrchestrationItem, OrchestratorMessageInput, Page, Provider, QueueDepths, WorkItem,
   WorkItemAckOptions,
 } from '../contract.js';
 import type { Clock } from '../clock.js';
 import { InstanceNotFoundError, InvalidArgumentError, LockLostError, OutcomeUnknownError } from '../errors.js';
 import {
-  abandonArgs, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger, requireObject,
+  abandonArgs, ackOptionsArgs, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger, requireObject,
   requirePositiveMs, requireString, requireTime, type FetchArgs,
 } from '../arguments.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { toProviderError } from './errors.js';
+import { GroupCommit, type Outcome } from './group-commit.js';
 import { PostgresFaults } from './faults.js';
 import { Notifier, type QueueName } from './notifier.js';
 import { statements, type Statement, type Statements } from './statements.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HISTORY_BATCH = 200;
+/** Group commit: batches of acks in flight at once (each holds a connection), and acks per batch. */
+const ACKS_IN_FLIGHT = 2;
+const ACK_BATCH = 100;
 
 export interface PostgresProviderInit {
   pool: pg.Pool;
@@ -56,6 +60,11 @@ export class PostgresProvider implements Provider {
   private readonly log: Logger | undefined;
   /** Database clock minus local clock: lets the notifier estimate the provider clock without a query. */
   private clockOffsetMs = 0;
+  /** Per queue: the notifier generation before the last fetch that returned fewer items than asked; null after a full one. */
+  private readonly drained: Record<QueueName, number | null> = { orchestrator: null, worker: null };
+  /** Acks waiting for (or riding in) a group commit; the captured `now` keeps each ack's own provider time. */
+  private readonly orchestrationAcks = new GroupCommit<object, unknown>((acks) => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems'), ACKS_IN_FLIGHT, ACK_BATCH);
+  private readonly workAcks = new GroupCommit<object, unknown>((acks) => this.sendAcks(this.sql.ackWorks, acks), ACKS_IN_FLIGHT, ACK_BATCH);
   private closed = false;
 
   constructor(init: PostgresProviderInit) {
@@ -104,8 +113,9 @@ export class PostgresProvider implements Provider {
     });
   }
 
-  async ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta): Promise<void> {
+  async ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta, opts?: AckOptions): Promise<WorkItem[]> {
     const args = deltaArgs(delta);
+    const lockWork = ackOptionsArgs(opts);
     const keep = new Set(args.keepMessageIds);
     const dead = new Set(args.deadLetterMessageIds);
     if (keep.size !== args.keepMessageIds.length || dead.size !== args.deadLetterMessageIds.length || [...keep].some((id) => dead.has(id))) {
@@ -115,13 +125,14 @@ export class PostgresProvider implements Provider {
       throw new InvalidArgumentError('keepMessageIds and deadLetterMessageIds must be messages fetched with this lock');
     }
     const token = this.token(lockToken);
-    const body = JSON.stringify({
+    const body = {
       ...args,
       messages: args.messages.map((m) => ({ ...m, visibleAt: m.visibleAt === null ? null : ms(m.visibleAt) })),
       timers: args.timers.map((t) => ({ ...t, fireAt: ms(t.fireAt) })),
       workItems: args.workItems.map((w) => ({ ...w, visibleAt: w.visibleAt === null ? null : ms(w.visibleAt) })),
-    });
-    await this.ackQuery(this.sql.ackOrchestration, [this.nowParam(), token, body]);
+    };
+    const entry = { now: this.nowParam(), token, delta: body, ...(lockWork ? { lockWork: { ...lockWork, lockMs: ms(lockWork.lockMs) } } : {}) };
+    return (await this.orchestrationAcks.submit(entry)) as WorkItem[];
   }
 
   async abandonOrchestrationItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
@@ -150,8 +161,8 @@ export class PostgresProvider implements Provider {
     const args = messageArgs(result, 'result');
     const o = opts === undefined ? {} : requireObject(opts, 'ack options');
     const reason = o.deadLetterReason === undefined ? null : requireString(o.deadLetterReason, 'deadLetterReason');
-    const body = JSON.stringify({ ...args, visibleAt: args.visibleAt === null ? null : ms(args.visibleAt) });
-    await this.ackQuery(this.sql.ackWork, [this.nowParam(), this.token(lockToken), body, reason]);
+    const body = { ...args, visibleAt: args.visibleAt === null ? null : ms(args.visibleAt) };
+    await this.workAcks.submit({ now: this.nowParam(), token: this.token(lockToken), result: body, deadLetterReason: reason });
   }
 
   async abandonWorkItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
@@ -313,15 +324,26 @@ export class PostgresProvider implements Provider {
 
   /**
    * Fetch at once; with waitMs, wait for the notifier (a NOTIFY, a due timer, the safety check or a
-   * poll) and fetch again, until the deadline. The deadline is real elapsed time, like the memory
+   * poll) and fetch again, until the deadline. A long-poll skips its first query when the last
+   * fetch of the queue came back short and no wake happened since: that query would find nothing
+   * (anything committed after it notified, and future visibility is on the notifier's timers), and
+   * it was a whole round trip per turn, since dispatchers ask again as soon as they get an item.
+   * Only while listening and on the database clock (an injected clock moves without notifications);
+   * the query at the wait's deadline still runs, so expired locks of crashed processes are taken over. The deadline is real elapsed time, like the memory
    * model's: an injected clock that does not move must not make a long-poll endless.
    */
   private async longPoll<T>(queue: QueueName, args: FetchArgs, fetchOnce: () => Promise<T[]>): Promise<T[]> {
     const realDeadline = Date.now() + args.waitMs;
+    let skip = args.waitMs > 0 && this.drained[queue] === this.notifier.generation(queue) && this.notifier.isListening() && !this.clock;
     for (;;) {
       if (args.signal?.aborted || this.closed) return [];
       const since = this.notifier.generation(queue);
-      const found = await fetchOnce();
+      let found: T[] = [];
+      if (!skip) {
+        found = await fetchOnce();
+        this.drained[queue] = found.length < args.max ? since : null;
+      }
+      skip = false;
       const remaining = realDeadline - Date.now();
       if (found.length > 0 || remaining <= 0) return found;
       const reason = await this.notifier.wait(queue, {
@@ -356,12 +378,18 @@ export class PostgresProvider implements Provider {
     return (await this.queryRows(stmt, values))[0];
   }
 
-  /** An ack, or, once after faults.dropConnectionDuringNextAck(), an ack whose connection is killed right after sending. */
-  private async ackQuery(stmt: Statement, values: unknown[]): Promise<void> {
-    if (!this.faults.takeAckDrop()) {
-      await this.query(stmt, values);
-      return;
-    }
+  /**
+   * One group commit: the acks as one statement, each answered with its own outcome (its value
+   * `field` of the row's entry, or its error mapped as if it had been raised alone).
+   */
+  private async sendAcks(stmt: Statement, acks: object[], field?: string): Promise<Array<Outcome<unknown>>> {
+    const results = (await this.ackQuery(stmt, [JSON.stringify(acks)])) as Array<{ error?: AckError } & Record<string, unknown>>;
+    return results.map((r) => (r.error ? { ok: false, error: toProviderError(ackError(r.error)) } : { ok: true, value: field ? r[field] : undefined }));
+  }
+
+  /** A statement, or, once after faults.dropConnectionDuringNextAck(), one whose connection is killed right after sending. */
+  private async ackQuery(stmt: Statement, values: unknown[]): Promise<unknown> {
+    if (!this.faults.takeAckDrop()) return this.query(stmt, values);
     await this.faults.beforeQuery();
     const killer = new pg.Client({ connectionString: this.connectionString });
     const client = await this.connect();
@@ -369,6 +397,7 @@ export class PostgresProvider implements Provider {
     client.on('error', () => {});
     killer.on('error', () => {});
     let failure: unknown;
+    let result: unknown;
     try {
       await killer.connect();
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
@@ -376,6 +405,7 @@ export class PostgresProvider implements Provider {
       const kill = killer.query('SELECT pg_terminate_backend($1)', [pid]);
       const [acked] = await Promise.allSettled([ack, kill]);
       if (acked.status === 'rejected') failure = acked.reason;
+      else result = (acked.value.rows[0] as { r: unknown } | undefined)?.r;
     } finally {
       client.release(true); // never reuse a connection we killed
       await killer.end().catch(() => {});
@@ -385,5 +415,19 @@ export class PostgresProvider implements Provider {
       this.log?.warn({ err: mapped }, 'ack connection dropped by fault injection');
       throw mapped instanceof OutcomeUnknownError ? mapped : new OutcomeUnknownError('connection dropped during ack', {}, { cause: failure });
     }
+    return result;
   }
+}
+
+/** The error of one ack in a group commit, as the batch function reports it (ds_error_json). */
+interface AckError {
+  code: string;
+  message: string;
+  detail: string | null;
+  constraint: string | null;
+}
+
+/** Rebuilt in the shape `pg` gives a raised error, so one mapping (toProviderError) serves both paths. */
+function ackError(e: AckError): Error {
+  return Object.assign(new Error(e.message), { code: e.code, detail: e.detail ?? undefined, constraint: e.constraint ?? undefined });
 }

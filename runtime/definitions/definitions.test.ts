@@ -1,7 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createActor, createMachine, fromPromise, setup, spawnChild, toPromise } from 'xstate';
-import { defineActivity } from './activity-definition.js';
+import { MemoryProvider } from '../../providers/memory/index.js';
+import { createRuntime } from '../runtime.js';
+import { defineActivity, type ActivityDefinition } from './activity-definition.js';
 import { defineOrchestration } from './orchestration-definition.js';
 import { activity, orchestration, readPlaceholder } from './placeholders.js';
 import { compareVersions, createRegistry } from './registry.js';
@@ -113,6 +115,18 @@ test('defineActivity resolves the retry policy and validates it', () => {
   const a = defineActivity('a', async () => null, { retry: { maxAttempts: 7 } });
   assert.equal(a.retry, { ...DEFAULT_RETRY_POLICY, maxAttempts: 7 });
   assert.is(code(() => defineActivity('b', async () => null, { retry: { maxAttempts: 0 } })).code, 'INVALID_DEFINITION');
+});
+
+test('typed activities go into createRuntime({ activities }) as they are, without casts', () => {
+  // Checked at compile time above all: `npm test` runs tsc first, and it rejects this file if a
+  // typed definition stops fitting the runtime's list (fn is a method so that its input stays bivariant).
+  const notify = defineActivity('notify', async (input: { to: string; tags: string[]; urgent?: boolean }) => ({ sent: input.tags.length }));
+  const count = defineActivity('count', async (input: number[]) => input.length);
+  const declared: ActivityDefinition<{ amount: number }, { receiptId: string }> = charge;
+  assert.ok(createRuntime({ provider: new MemoryProvider(), activities: [declared, notify, count] }));
+  const bare = async (input: { amount: number }) => ({ receiptId: String(input.amount) });
+  // @ts-expect-error a bare function is not an activity definition (and createRuntime says so at run time too)
+  assert.throws(() => createRuntime({ provider: new MemoryProvider(), activities: [bare] }), /defineActivity/);
 });
 
 test('now() and uuid() are deterministic inside a step and refuse to run outside one', () => {

@@ -22,26 +22,53 @@ export interface DispatchLoopOptions<T> {
   handle(item: T, giveUp: AbortSignal): Promise<void>;
 }
 
-export interface DispatchLoop {
+/** Slots taken ahead for items that arrive by another path than this loop's fetch (eager dispatch). */
+export interface Reservation<T> {
+  readonly slots: number;
+  /** Run these items (locked to us, so all of them, even past `slots`) and free the unused slots. Call exactly once. */
+  fill(items: readonly T[]): void;
+}
+
+export interface DispatchLoop<T = unknown> {
   start(): void;
+  /** Take up to `n` free slots (null when none is free or the loop is stopping); the loop's fetches leave them alone. */
+  reserve(n: number): Reservation<T> | null;
   /** Stop fetching; wait up to `graceMs` for in-flight handlers, then make the rest give up; resolves when all settled. */
   stop(graceMs: number): Promise<void>;
 }
 
-export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoop {
+export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoop<T> {
   const stopping = new AbortController();
-  const giveUp = new AbortController();
+  /**
+   * One give-up controller per running handler, not one shared by all: a handler listens to its
+   * signal while it runs (an activity attempt does), and at a concurrency above 10 a shared signal
+   * carries more listeners than Node tolerates without a MaxListenersExceededWarning.
+   */
+  const giveUps = new Set<AbortController>();
+  let givenUp = false;
   const inFlight = new Set<Promise<void>>();
+  /** Slots in use: running handlers and reservations. */
+  let busy = 0;
   let slotFreed: (() => void) | undefined;
   let running: Promise<void> | undefined;
 
-  const track = (item: T) => {
-    const work = opts.handle(item, giveUp.signal).catch((err) => opts.logger.error({ err }, `${opts.name}: handler failed`));
+  const occupy = (work: Promise<void>, slots: number) => {
+    busy += slots;
     const settled = work.finally(() => {
       inFlight.delete(settled);
+      busy -= slots;
       slotFreed?.();
     });
     inFlight.add(settled);
+  };
+  const track = (item: T) => {
+    const giveUp = new AbortController();
+    if (givenUp) giveUp.abort();
+    giveUps.add(giveUp);
+    const work = opts.handle(item, giveUp.signal)
+      .catch((err) => opts.logger.error({ err }, `${opts.name}: handler failed`))
+      .finally(() => giveUps.delete(giveUp));
+    occupy(work, 1);
   };
 
   // Resolves when a handler settles or stop() begins, whichever comes first.
@@ -57,13 +84,13 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
   const loop = async () => {
     let failures = 0;
     while (!stopping.signal.aborted) {
-      if (inFlight.size >= opts.concurrency) {
+      if (busy >= opts.concurrency) {
         await waitForSlot();
         continue;
       }
       let items: T[];
       try {
-        items = await opts.fetch(opts.concurrency - inFlight.size, stopping.signal);
+        items = await opts.fetch(opts.concurrency - busy, stopping.signal);
         failures = 0;
       } catch (err) {
         if (stopping.signal.aborted) break;
@@ -82,17 +109,39 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
     start() {
       running ??= loop();
     },
+    reserve(n) {
+      const slots = Math.min(n, opts.concurrency - busy);
+      if (stopping.signal.aborted || slots <= 0) return null;
+      // Held as in-flight work until filled, so stop() waits for what the reservation brings.
+      let filled!: () => void;
+      occupy(new Promise<void>((resolve) => (filled = resolve)), slots);
+      let used = false;
+      return {
+        slots,
+        fill(items) {
+          if (used) throw new Error(`${opts.name}: a reservation was filled twice`);
+          used = true;
+          for (const item of items) track(item);
+          filled();
+        },
+      };
+    },
     async stop(graceMs) {
       stopping.abort();
       await running;
       if (inFlight.size > 0) {
-        const allDone = Promise.all(inFlight).then(() => true);
+        // Re-checked: a reservation filled meanwhile adds handlers to wait for.
+        const allDone = (async () => {
+          while (inFlight.size > 0) await Promise.all(inFlight);
+          return true;
+        })();
         const graceOver = new AbortController();
         const finished = await Promise.race([allDone, sleep(graceMs, graceOver.signal).then(() => false)]);
         graceOver.abort(); // clears the grace timer when everything finished early
         if (!finished) {
           opts.logger.info({ inFlight: inFlight.size }, `${opts.name}: grace period over; abandoning in-flight items`);
-          giveUp.abort();
+          givenUp = true;
+          for (const giveUp of giveUps) giveUp.abort();
         }
         await allDone;
       }

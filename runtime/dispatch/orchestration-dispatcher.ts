@@ -9,7 +9,7 @@
  *   poison handling ends a message that keeps failing after maxAttempts.
  */
 import type { Logger } from 'pino';
-import type { HistoryEvent, OrchestrationItem, Provider } from '../../providers/contract.js';
+import type { HistoryEvent, OrchestrationItem, Provider, WorkItem } from '../../providers/contract.js';
 import { LockLostError, RetryableProviderError } from '../../providers/errors.js';
 import type { OrchestrationRegistry } from '../definitions/registry.js';
 import type { TurnOptions, TurnOutcome } from '../engine/api.js';
@@ -17,7 +17,7 @@ import { runTurn } from '../engine/index.js';
 import { writeTurnLog } from '../logger.js';
 import { runAfterCommitActions } from './after-commit.js';
 import { backoffMs, retryTransient } from './backoff.js';
-import { createDispatchLoop, type DispatchLoop } from './dispatch-loop.js';
+import { createDispatchLoop, type DispatchLoop, type Reservation } from './dispatch-loop.js';
 import { startLockRenewal } from './lock-renewal.js';
 
 export interface OrchestrationDispatcherOptions {
@@ -29,6 +29,12 @@ export interface OrchestrationDispatcherOptions {
   pollWaitMs: number;
   owner: string;
   logger: Logger;
+  /**
+   * Eager dispatch: free slots of this process's worker. A turn that schedules activities asks its
+   * ack to lock them for the worker (with the same lockMs and owner) and hands them over, saving
+   * the worker a fetch round trip. Absent: the worker fetches them.
+   */
+  workerSlots?: (n: number) => Reservation<WorkItem> | null;
 }
 
 /** Delay before a turn the engine failed on is offered again: grows with the attempt, 1 s to 1 min. */
@@ -40,7 +46,7 @@ async function collect(history: AsyncIterable<HistoryEvent>): Promise<HistoryEve
   return events;
 }
 
-export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptions): DispatchLoop {
+export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptions): DispatchLoop<OrchestrationItem> {
   const { provider, registry, lockMs } = opts;
   const logger = opts.logger.child({ dispatcher: 'orchestrations' });
 
@@ -98,8 +104,12 @@ export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptio
       if (outcome.kind !== 'commit') throw new Error(`unexpected turn outcome ${outcome.kind}`);
 
       log = instanceLog.child({ executionId: outcome.executionId, turn: outcome.turn });
+      const { workItems } = outcome.delta;
+      const slots = workItems.length > 0 ? opts.workerSlots?.(workItems.length) ?? null : null;
+      const ackOpts = slots ? { lockWorkItems: { lockMs, max: slots.slots, owner: opts.owner } } : undefined;
+      let eager: WorkItem[] = [];
       try {
-        await retryTransient(() => provider.ackOrchestrationItem(item.lockToken, outcome.delta), { what: 'ackOrchestrationItem', logger: log });
+        eager = (await retryTransient(() => provider.ackOrchestrationItem(item.lockToken, outcome.delta, ackOpts), { what: 'ackOrchestrationItem', logger: log })) ?? [];
       } catch (err) {
         if (err instanceof LockLostError) return log.warn('instance lock lost before the commit; another dispatcher redoes the turn');
         if (err instanceof RetryableProviderError) {
@@ -110,6 +120,9 @@ export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptio
         const delayMs = engineFailureDelayMs(item.attempt);
         log.error({ err, delayMs }, 'the provider rejected the turn; abandoned for a retry');
         return abandon(item, log, delayMs, true);
+      } finally {
+        // The worker runs what the ack locked for it (nothing if it failed) and gets the other slots back.
+        slots?.fill(eager);
       }
       // Only now: a turn that failed to commit is redone, and would log the same facts again.
       writeTurnLog(log, outcome.log);

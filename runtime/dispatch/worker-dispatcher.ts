@@ -49,7 +49,7 @@ function inputOf(payload: Json): Json {
   return typeof payload === 'object' && payload !== null && !Array.isArray(payload) && 'input' in payload ? payload.input! : null;
 }
 
-export function createWorkerDispatcher(opts: WorkerDispatcherOptions): DispatchLoop {
+export function createWorkerDispatcher(opts: WorkerDispatcherOptions): DispatchLoop<WorkItem> {
   const { provider, lockMs, owner } = opts;
   const byName = new Map(opts.activities.map((def) => [def.name, def]));
   const logger = opts.logger.child({ dispatcher: 'activities' });

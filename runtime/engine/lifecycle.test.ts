@@ -115,6 +115,20 @@ test('continue-as-new opens the next execution at seq 0, cancels the old work an
   assert.is(next.delta.history[0]!.seq, 2);
 });
 
+test('continue-as-new in the first turn passes execution 1: its input and history travel in the same delta', () => {
+  const k = new TestInstance('k-first', registry);
+  const out = expectCommit(k.turn([
+    k.message('start', { name: 'counter', input: { total: 5 } }), k.message('event', { type: 'NEXT' }), k.message('event', { type: 'NEXT' }),
+  ], T0));
+  const { instance, history } = out.delta;
+  assert.equal([instance.executionId, instance.input, instance.passedExecutionInputs], [2, { total: 7 }, [{ total: 5 }]]);
+  assert.equal(history.filter((h) => h.executionId === 1).map((h) => h.seq)[0], 0, 'execution 1 is written from seq 0');
+  assert.equal(history.filter((h) => h.executionId === 2).map((h) => h.type)[0], 'started');
+  // A later turn continues from the stored execution 2 and passes nothing.
+  const next = expectCommit(k.turn([k.message('event', { type: 'NEXT' }), k.message('event', { type: 'NEXT' })], T0 + 1));
+  assert.equal([next.delta.instance.executionId, next.delta.instance.passedExecutionInputs], [3, []]);
+});
+
 test('results addressed to an older execution are dropped', () => {
   const k = new TestInstance('k-2', registry);
   k.turn([k.message('start', { name: 'counter', input: { total: 0 } })], T0);

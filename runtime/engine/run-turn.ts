@@ -129,6 +129,8 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
   const record = frame.record;
   const rec = new TurnRecorder(exec.executionId, record?.historyLength ?? 0, false);
   const keep: string[] = [];
+  /** Inputs of the executions this turn opens and closes again (the provider creates them in passing). */
+  const passedInputs: Json[] = [];
   let continues = 0;
   // Continue-as-new chains: end the execution, open the next at seq 0, and start it with the new input.
   const follow = (result: StepResult): boolean => {
@@ -136,6 +138,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
     while (result.continueAsNew !== undefined) {
       if (++continues > MAX_CONTINUES_PER_TURN) throw new MachineCodeError('continueAsNew was called in a loop within one turn', { continues }, undefined);
       const nextInput = result.continueAsNew;
+      if (record === null || exec.executionId > record.executionId) passedInputs.push(exec.input);
       endExecutionForContinue(exec, rec, nextInput);
       Object.assign(exec, { executionId: exec.executionId + 1, input: nextInput, machine: null, pending: emptyPending(), counter: 0 });
       rec.beginExecution(exec.executionId);
@@ -186,6 +189,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
       stateValue: persisted.value ?? null,
       context: persisted.context ?? null,
       input: exec.input,
+      passedExecutionInputs: passedInputs,
       output: exec.output,
       error: exec.error,
       snapshot: stored as unknown as Json,

@@ -52,6 +52,51 @@ test('continue-as-new restarts history under the same id and carries over events
   assert.ok(first.some((e) => e.type === 'continuedAsNew'), 'execution 1 ended by continuing as new');
 });
 
+test('continue-as-new in the first turn, twice over: start and the triggering event in one batch make one ack', async () => {
+  // Round 0 waits for GO and continues; round 1 continues again at once; round 2 completes.
+  const relay = defineOrchestration('relay', setup({
+    types: {} as { input: { round: number }; context: { round: number }; events: { type: 'GO' }; output: { round: number } },
+  }).createMachine({
+    context: ({ input }) => ({ round: input.round }),
+    initial: 'entered',
+    states: {
+      entered: {
+        always: [
+          { guard: ({ context }) => context.round === 1, target: 'passed', actions: continueAsNew(({ context }) => ({ round: context.round + 1 })) },
+          { guard: ({ context }) => context.round >= 2, target: 'done' },
+          { target: 'waiting' },
+        ],
+      },
+      waiting: { on: { GO: { target: 'passed', actions: continueAsNew(({ context }) => ({ round: context.round + 1 })) } } },
+      passed: {},
+      done: { type: 'final' },
+    },
+    output: ({ context }) => ({ round: context.round }),
+  }));
+  // Both queued before any dispatcher runs: the first fetch hands them out together.
+  const { instanceId } = await h.client.start(relay, { round: 0 }, { instanceId: 'relay-1' });
+  await h.client.raiseEvent(instanceId, { type: 'GO' });
+  await h.runtime({ orchestrations: [relay] });
+  const final = await h.client.waitForCompletion<typeof relay>(instanceId, { timeoutMs: 20_000 });
+  assert.is(final.status, 'completed');
+  assert.equal(final.output, { round: 2 });
+  assert.is(final.executionId, 3);
+  assert.is((await h.provider.getInstance(instanceId))?.turns, 1, 'one turn, committed by one ack');
+  const historyOf = async (executionId: number) => {
+    const entries: Array<[string, Json]> = [];
+    for await (const e of h.client.history(instanceId, { executionId })) {
+      const data = e.data as { input?: Json; payload?: { type?: string } };
+      entries.push([e.type, e.type === 'started' ? data.input ?? null : e.type === 'event' ? data.payload?.type ?? null : null]);
+    }
+    return entries;
+  };
+  const [first, second, third] = [await historyOf(1), await historyOf(2), await historyOf(3)];
+  assert.equal(first, [['started', { round: 0 }], ['event', 'GO'], ['command', null], ['continuedAsNew', null]]);
+  assert.equal(second, [['started', { round: 1 }], ['command', null], ['continuedAsNew', null]]);
+  assert.equal(third.slice(0, 1), [['started', { round: 2 }]]);
+  assert.ok(!third.some(([type]) => type === 'continuedAsNew'), 'the last execution completed');
+});
+
 test('terminate cancels outstanding activities, timers and children', async () => {
   // Parent and child each run one endless activity: their starts tell the test both exist.
   const startedBy: string[] = [];

@@ -34,7 +34,7 @@ test('success acks activityCompleted with the output; ctx carries the ids and at
     return { doubled: input.n * 2 };
   });
   await seedWorkItem(provider, { instanceId: 'i1', name: 'double', input: { n: 21 }, activityId: 'a1' });
-  const w = worker(provider, [double as unknown as ActivityDefinition]);
+  const w = worker(provider, [double]);
   const result = await nextResult(provider, 'i1');
   await w.stop(1_000);
   assert.is(result.kind, 'activityCompleted');

@@ -35,8 +35,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       embedded: { type: 'boolean', default: false },
       'pgbench-seconds': { type: 'string', default: '10' },
       'pgbench-clients': { type: 'string', default: '8' },
-      'pool-size': { type: 'string', default: '4' },
-      concurrency: { type: 'string', default: '16' },
+      // Sized for a 2-core box: enough connections for two fetch loops and two group commits per side in flight.
+      'pool-size': { type: 'string', default: '10' },
+      concurrency: { type: 'string', default: '100' },
     },
   });
   const num = (s: string, name: string) => {

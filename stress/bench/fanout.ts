@@ -1,6 +1,6 @@
 /** (b) Fan-out: one orchestration spawning 1,000 activities and gathering them. Target: activities/s >= 2x pgbench TPS. */
 import { fanout as fanoutDefinition } from '../workloads/orchestrations.js';
-import { workActivityForRuntime } from '../workloads/work-activity.js';
+import { defineWorkActivity } from '../workloads/work-activity.js';
 import { isMain, runBenches, type Bench } from './bench.js';
 import { secondsUntilLast, waitAllCompleted } from './completion.js';
 
@@ -8,7 +8,7 @@ export const fanout: Bench = {
   name: 'fanout',
   async run(ctx) {
     const width = ctx.size(1000, 50);
-    const s = await ctx.openSchema({ orchestrations: [fanoutDefinition], activities: [workActivityForRuntime()] });
+    const s = await ctx.openSchema({ orchestrations: [fanoutDefinition], activities: [defineWorkActivity()] });
     try {
       await s.startRuntime();
       const startedAt = Date.now();

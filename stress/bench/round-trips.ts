@@ -6,7 +6,7 @@
  * Measured one orchestration at a time (an idle system) and all at once (batched fetches). Target: <= 6.
  */
 import { chain } from '../workloads/orchestrations.js';
-import { workActivityForRuntime } from '../workloads/work-activity.js';
+import { defineWorkActivity } from '../workloads/work-activity.js';
 import { isMain, runBenches, type Bench } from './bench.js';
 import { waitAllCompleted } from './completion.js';
 import { countingPool, type QueryCounter } from './counting-pool.js';
@@ -29,7 +29,7 @@ export const roundTrips: Bench = {
     let counter: QueryCounter | undefined;
     const s = await ctx.openSchema({
       orchestrations: [chain],
-      activities: [workActivityForRuntime()],
+      activities: [defineWorkActivity()],
       wrapPool: (pool, schema) => {
         const c = countingPool(pool, schema);
         counter = c.counter;

@@ -3,7 +3,7 @@
  * schedules the activity, the activity, a turn that completes). Target: turns/s >= 1.0x pgbench TPS.
  */
 import { chain } from '../workloads/orchestrations.js';
-import { workActivityForRuntime } from '../workloads/work-activity.js';
+import { defineWorkActivity } from '../workloads/work-activity.js';
 import { isMain, runBenches, type Bench } from './bench.js';
 import { secondsUntilLast, waitAllCompleted } from './completion.js';
 
@@ -13,7 +13,7 @@ export const throughput: Bench = {
   name: 'throughput',
   async run(ctx) {
     const n = ctx.size(2000, 20);
-    const s = await ctx.openSchema({ orchestrations: [chain], activities: [workActivityForRuntime()] });
+    const s = await ctx.openSchema({ orchestrations: [chain], activities: [defineWorkActivity()] });
     try {
       await s.startRuntime();
       const startedAt = Date.now();

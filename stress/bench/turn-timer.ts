@@ -33,7 +33,7 @@ export function timeTurns(provider: Provider): { provider: Provider; next(instan
       }
       if (prop === 'ackOrchestrationItem') {
         return async (...args: Parameters<Provider['ackOrchestrationItem']>) => {
-          await target.ackOrchestrationItem(...args);
+          const eager = await target.ackOrchestrationItem(...args);
           const mark = byToken.get(args[0]);
           byToken.delete(args[0]);
           if (mark) {
@@ -41,6 +41,7 @@ export function timeTurns(provider: Provider): { provider: Provider; next(instan
             ackWaiters.get(mark.instanceId)?.(mark);
             ackWaiters.delete(mark.instanceId);
           }
+          return eager;
         };
       }
       const value = Reflect.get(target, prop, receiver) as unknown;

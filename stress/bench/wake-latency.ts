@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chain } from '../workloads/orchestrations.js';
-import { workActivityForRuntime } from '../workloads/work-activity.js';
+import { defineWorkActivity } from '../workloads/work-activity.js';
 import { isMain, runBenches, type Bench } from './bench.js';
 import { percentile } from './percentiles.js';
 import { timeTurns } from './turn-timer.js';
@@ -21,7 +21,7 @@ export const wakeLatency: Bench = {
   name: 'wake-latency',
   async run(ctx) {
     const samples = ctx.size(200, 20);
-    const s = await ctx.openSchema({ orchestrations: [waiter, chain], activities: [workActivityForRuntime()] });
+    const s = await ctx.openSchema({ orchestrations: [waiter, chain], activities: [defineWorkActivity()] });
     try {
       const turns = timeTurns(s.provider);
       await s.startRuntime({ provider: turns.provider });

@@ -53,11 +53,3 @@ export function defineWorkActivity(behaviour: WorkBehaviour = {}): ActivityDefin
     { retry: { maxAttempts: 10, initialMs: 20, backoff: 2, maxMs: 500 }, timeoutMs: 30_000 },
   );
 }
-
-/**
- * The same definition typed for `createRuntime({ activities })`, which takes `ActivityDefinition<Json, Json>`:
- * a typed activity's function parameter makes it unassignable there (parameter contravariance).
- */
-export function workActivityForRuntime(behaviour: WorkBehaviour = {}): ActivityDefinition {
-  return defineWorkActivity(behaviour) as unknown as ActivityDefinition;
-}

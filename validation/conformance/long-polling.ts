@@ -4,6 +4,7 @@
  * "returned before the deadline + generous slack", plus "did not return [] before the deadline"
  * (a lower bound cannot flake under load).
  */
+import { getEventListeners } from 'node:events';
 import * as assert from 'uvu/assert';
 import type { Provider } from '../../providers/contract.js';
 import {
@@ -113,6 +114,26 @@ export const longPollingCases = inCategory('long-polling', [
       const { value, ms } = await waiting;
       assert.equal(value, []);
       assertEarly(ms);
+    },
+  },
+  {
+    name: 'long-polls sharing one signal that never fires leave no listener on it, however each ended',
+    async run({ put: { provider } }) {
+      // A dispatcher passes one signal to every fetch for its whole life: a wait that kept its
+      // listener (relying on { once: true }, which only helps if the signal fires) would pile them up.
+      const { signal } = new AbortController();
+      const listeners = () => getEventListeners(signal, 'abort').length;
+      for (let i = 0; i < 20; i++) {
+        await provider.fetchOrchestrationItems({ lockMs: LOCK_MS, waitMs: 5, signal }); // ended by the deadline
+        await provider.fetchWorkItems({ lockMs: LOCK_MS, waitMs: 5, signal });
+      }
+      assert.is(listeners(), 0, 'after waits that ended at their deadline');
+      for (let i = 0; i < 12; i++) {
+        const waiting = provider.fetchOrchestrationItems({ lockMs: LOCK_MS, waitMs: LONG_WAIT_MS, signal });
+        await provider.enqueueOrchestratorMessage(startMessage(`i${i}`)); // ends the wait with work
+        assert.equal((await waiting).map((item) => item.instanceId), [`i${i}`]);
+      }
+      assert.is(listeners(), 0, 'after waits that ended with work');
     },
   },
   {

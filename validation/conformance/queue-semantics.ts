@@ -1,8 +1,9 @@
 /** Queue behaviour: order, peek-lock, delayed visibility, timers, worker results, kept messages. */
 import * as assert from 'uvu/assert';
 import {
-  LOCK_MS, clockOf, createInstance, eventMessage, fetchNone, fetchOne, inCategory, kinds, sampleDelta, startMessage, workItem,
+  LOCK_MS, clockOf, createInstance, eventMessage, expectError, fetchNone, fetchOne, inCategory, kinds, sampleDelta, startMessage, workItem,
 } from './helpers.js';
+import { LockLostError } from '../../providers/errors.js';
 
 export const queueSemanticsCases = inCategory('queue semantics', [
   {
@@ -200,6 +201,35 @@ export const queueSemanticsCases = inCategory('queue semantics', [
       await provider.ackOrchestrationItem(item.lockToken, sampleDelta({ keepMessageIds: [keep.id] }));
       const next = await fetchOne(provider, 'a');
       assert.equal(next.messages.map((m) => m.id), [keep.id]);
+    },
+  },
+  {
+    name: 'an ack that eagerly locks its new work items hands them out exactly once, with attempt 1, and they follow all worker rules',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      await provider.enqueueOrchestratorMessage(startMessage('a'));
+      const item = await fetchOne(provider, 'a');
+      const later = (await provider.now()) + 10_000;
+      const delta = sampleDelta({ workItems: [workItem('a', 'w1'), workItem('a', 'w2'), workItem('a', 'w3', { visibleAt: later })] });
+      // A provider may lock fewer (or none: it returns nothing); never a delayed item, never past max.
+      const eager = (await provider.ackOrchestrationItem(item.lockToken, delta, { lockWorkItems: { lockMs: 1000, max: 1, owner: 'me' } })) ?? [];
+      assert.ok(eager.length <= 1, 'at most max');
+      const fetched = await provider.fetchWorkItems({ lockMs: 1000, max: 10 });
+      const all = [...eager, ...fetched];
+      assert.equal(all.map((w) => w.activityId).sort(), ['w1', 'w2'], 'each visible item exactly once, the delayed one not yet');
+      assert.equal(all.map((w) => w.attempt), [1, 1]);
+      for (const w of eager) {
+        assert.is(w.activityId, 'w1', 'oldest first');
+        assert.is(w.lockedUntil, w.now + 1000);
+        assert.equal(w.payload, { activityId: 'w1' });
+      }
+      const first = all.find((w) => w.activityId === 'w1')!;
+      assert.is(await provider.renewWorkItemLock(first.lockToken, 1000), (await provider.now()) + 1000, 'renewable like a fetched item');
+      clockOf(ctx).advance(1001);
+      const again = await provider.fetchWorkItems({ lockMs: 1000, max: 10 });
+      assert.equal(again.map((w) => [w.activityId, w.attempt]).sort(), [['w1', 2], ['w2', 2]], 'an expired eager lock is taken over like any other');
+      await expectError(provider.ackWorkItem(first.lockToken, eventMessage('a')), LockLostError, 'ack with the expired eager token');
     },
   },
 ]);

@@ -7,8 +7,14 @@ import pino, { type Logger } from 'pino';
 
 export interface LogWatcher {
   logger: Logger;
-  /** Resolves with the first line (past or future) whose msg equals `msg` and whose fields match. */
-  waitFor(msg: string, fields?: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Resolves with the first line (past or future) whose msg equals `msg` and whose fields match; rejects after `timeoutMs`. */
+  waitFor(msg: string, fields?: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** How many lines seen so far have this msg and these fields. */
+  count(msg: string, fields?: Record<string, unknown>): number;
+}
+
+function matcher(msg: string, fields: Record<string, unknown>) {
+  return (line: Record<string, unknown>) => line.msg === msg && Object.entries(fields).every(([k, v]) => line[k] === v);
 }
 
 export function logWatcher(): LogWatcher {
@@ -24,10 +30,22 @@ export function logWatcher(): LogWatcher {
   });
   return {
     logger: pino({ level: 'debug' }, stream),
-    waitFor(msg, fields = {}) {
-      const test = (line: Record<string, unknown>) => line.msg === msg && Object.entries(fields).every(([k, v]) => line[k] === v);
+    waitFor(msg, fields = {}, timeoutMs = 20_000) {
+      const test = matcher(msg, fields);
       const seen = lines.find(test);
-      return seen ? Promise.resolve(seen) : new Promise((resolve) => waiters.add({ test, resolve }));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const waiter = { test, resolve: (line: Record<string, unknown>) => (clearTimeout(timer), resolve(line)) };
+        // A line that never comes must fail the test, not hang it.
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`no log line '${msg}' ${JSON.stringify(fields)} within ${timeoutMs} ms; seen: ${lines.map((l) => l.msg).join(' | ')}`));
+        }, timeoutMs);
+        waiters.add(waiter);
+      });
+    },
+    count(msg, fields = {}) {
+      return lines.filter(matcher(msg, fields)).length;
     },
   };
 }

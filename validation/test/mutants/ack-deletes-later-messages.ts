@@ -1,5 +1,5 @@
 /** Mutant: an ack also deletes the instance's messages that arrived after its fetch. */
-import type { OrchestrationDelta } from '../../../providers/contract.js';
+import type { AckOptions, OrchestrationDelta, WorkItem } from '../../../providers/contract.js';
 import { TimeBendingMemory } from './time-bending-memory.js';
 
 /** The two private maps of the reference this mutant needs (see the class comment). */
@@ -9,7 +9,7 @@ interface ReferenceInternals {
 }
 
 export class AckDeletesLaterMessages extends TimeBendingMemory {
-  override ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta): Promise<void> {
+  override ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta, opts?: AckOptions): Promise<WorkItem[] | void> {
     // The one mutant that reaches into the reference's private state: no public call makes an ack
     // consume more than its fetch locked. It adds every queued message of the instance to the lock.
     const internals = this as unknown as ReferenceInternals;
@@ -17,6 +17,6 @@ export class AckDeletesLaterMessages extends TimeBendingMemory {
     if (lock) {
       for (const m of internals.messages.values()) if (m.instanceId === lock.instanceId) lock.messageIds.add(m.id);
     }
-    return super.ackOrchestrationItem(lockToken, delta);
+    return super.ackOrchestrationItem(lockToken, delta, opts);
   }
 }

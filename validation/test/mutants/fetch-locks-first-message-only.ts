@@ -3,7 +3,7 @@
  * ack consumes only that one and the others stay queued (to be processed a second time).
  * Emulated through the public API: the unlocked ones are quietly added to the ack's keep list.
  */
-import type { FetchOptions, OrchestrationDelta, OrchestrationItem } from '../../../providers/contract.js';
+import type { AckOptions, FetchOptions, OrchestrationDelta, OrchestrationItem, WorkItem } from '../../../providers/contract.js';
 import { TimeBendingMemory } from './time-bending-memory.js';
 
 export class FetchLocksFirstMessageOnly extends TimeBendingMemory {
@@ -15,8 +15,8 @@ export class FetchLocksFirstMessageOnly extends TimeBendingMemory {
     return items;
   }
 
-  override ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta): Promise<void> {
+  override ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta, opts?: AckOptions): Promise<WorkItem[] | void> {
     const extra = (this.unlocked.get(lockToken) ?? []).filter((id) => !delta.keepMessageIds.includes(id) && !delta.deadLetterMessageIds.includes(id));
-    return super.ackOrchestrationItem(lockToken, { ...delta, keepMessageIds: [...delta.keepMessageIds, ...extra] });
+    return super.ackOrchestrationItem(lockToken, { ...delta, keepMessageIds: [...delta.keepMessageIds, ...extra] }, opts);
   }
 }
