@@ -50,6 +50,8 @@ test('turn lines carry instanceId, executionId and turn; activity lines carry ac
   const greeting = await watcher.waitFor('greeting', { instanceId });
   assert.type(greeting.activityId, 'string');
   assert.is(greeting.attempt, 1);
+  // GO is only handled in 'waiting': raised earlier, the machine would (rightly) ignore it.
+  await waitUntil(h.provider, instanceId, (record) => record.stateValue === 'waiting');
   await h.client.raiseEvent(instanceId, { type: 'GO' });
   const completed = await watcher.waitFor('orchestration completed', { instanceId });
   assert.is(completed.executionId, 1);
