@@ -6,6 +6,7 @@
  * so each notification costs one short history read.
  */
 import type { HistoryEvent, Json, Provider } from '../../providers/contract.js';
+import { coalescedReads } from './coalesced-reads.js';
 
 export interface EmittedEventMeta {
   instanceId: string;
@@ -36,8 +37,6 @@ export function subscribeEmitted<TEmitted>(
   let active = true;
   let executionId: number | null = null; // decided on the first read that finds the instance
   let nextSeq = 0;
-  let reading = false;
-  let readAgain = false;
 
   const readNew = async () => {
     const instance = await provider.getInstance(instanceId);
@@ -55,26 +54,10 @@ export function subscribeEmitted<TEmitted>(
     }
   };
 
-  const pump = async () => {
-    if (reading) {
-      readAgain = true;
-      return;
-    }
-    reading = true;
-    try {
-      do {
-        readAgain = false;
-        await readNew();
-      } while (readAgain && active);
-    } catch (err) {
-      opts.onError?.(err);
-    } finally {
-      reading = false;
-    }
-  };
+  const pump = coalescedReads(readNew, { stopped: () => !active, onError: (err) => opts.onError?.(err) });
 
-  const unwatch = provider.watchInstance(instanceId, () => void pump());
-  void pump();
+  const unwatch = provider.watchInstance(instanceId, pump);
+  pump();
   return () => {
     active = false;
     unwatch();

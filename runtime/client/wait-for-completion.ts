@@ -5,6 +5,8 @@
  */
 import type { Provider } from '../../providers/contract.js';
 import { InstanceNotFoundError } from '../../providers/errors.js';
+import { isTerminal } from '../../providers/types.js';
+import { coalescedReads } from './coalesced-reads.js';
 import type { InstanceStatusView } from './instance-status.js';
 import { WaitTimeoutError } from './errors.js';
 
@@ -18,8 +20,6 @@ export function waitForTerminalStatus<TOutput, TContext>(
 ): Promise<InstanceStatusView<TOutput, TContext>> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    let reading = false;
-    let readAgain = false;
 
     const finish = (settle: () => void) => {
       if (settled) return;
@@ -30,33 +30,16 @@ export function waitForTerminalStatus<TOutput, TContext>(
       settle();
     };
 
-    // Reads are serialised; a notification that arrives during a read triggers one more read.
-    const check = async () => {
-      if (reading) {
-        readAgain = true;
-        return;
-      }
-      reading = true;
-      try {
-        do {
-          readAgain = false;
-          const status = await readStatus();
-          if (status === null) return finish(() => reject(new InstanceNotFoundError(instanceId)));
-          if (status.status === 'completed' || status.status === 'failed' || status.status === 'terminated') {
-            return finish(() => resolve(status));
-          }
-        } while (readAgain && !settled);
-      } catch (err) {
-        finish(() => reject(err));
-      } finally {
-        reading = false;
-      }
-    };
+    const check = coalescedReads(async () => {
+      const status = await readStatus();
+      if (status === null) finish(() => reject(new InstanceNotFoundError(instanceId)));
+      else if (status.status !== 'pending' && isTerminal(status.status)) finish(() => resolve(status));
+    }, { stopped: () => settled, onError: (err) => finish(() => reject(err)) });
 
     // Watch before the first read, so a change between the read and the watch is not missed.
-    const unwatch = provider.watchInstance(instanceId, () => void check());
-    const fallback = setInterval(() => void check(), FALLBACK_REREAD_MS);
+    const unwatch = provider.watchInstance(instanceId, check);
+    const fallback = setInterval(check, FALLBACK_REREAD_MS);
     const timer = setTimeout(() => finish(() => reject(new WaitTimeoutError(instanceId, timeoutMs))), timeoutMs);
-    void check();
+    check();
   });
 }

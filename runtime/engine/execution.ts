@@ -7,7 +7,7 @@ import type { ErrorInfo, HistoryEventInput, InstanceStatus, Json } from '../../p
 import type { OrchestrationDefinition } from '../definitions/orchestration-definition.js';
 import type { TurnLogEntry } from './api.js';
 import type { Command } from './commands.js';
-import type { Pending } from './stored-snapshot.js';
+import { emptyPending, type Pending } from './stored-snapshot.js';
 
 export interface Execution {
   readonly instanceId: string;
@@ -25,6 +25,11 @@ export interface Execution {
   error: ErrorInfo | null;
   /** Largest serialised payload accepted (bytes); undefined during replay (recorded values were accepted). */
   maxPayloadBytes: number | undefined;
+}
+
+/** An execution before its 'started' event: no machine yet, nothing outstanding, running. */
+export function freshExecution(init: Pick<Execution, 'instanceId' | 'definition' | 'executionId' | 'input' | 'maxPayloadBytes'>): Execution {
+  return { ...init, machine: null, pending: emptyPending(), counter: 0, status: 'running', output: null, error: null };
 }
 
 export interface RecordedCommand {

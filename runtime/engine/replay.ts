@@ -10,8 +10,8 @@ import type { OrchestrationDefinition } from '../definitions/orchestration-defin
 import { DurastateError } from '../../providers/errors.js';
 import { NondeterminismError } from '../errors.js';
 import { applyEvent, applyStarted, endExecutionForContinue, type EventData, type StartedData } from './apply-message.js';
-import { TurnRecorder, type Execution } from './execution.js';
-import { emptyPending, persistMachine, type StoredSnapshot } from './stored-snapshot.js';
+import { freshExecution, TurnRecorder, type Execution } from './execution.js';
+import { persistMachine, type StoredSnapshot } from './stored-snapshot.js';
 
 /** Replays one execution's history (events of one executionId, any order). NondeterminismError on any difference. */
 export function replayExecution(definition: OrchestrationDefinition, instanceId: string, events: readonly HistoryEventInput[]): Execution {
@@ -20,19 +20,9 @@ export function replayExecution(definition: OrchestrationDefinition, instanceId:
   if (!first || first.type !== 'started') {
     throw new NondeterminismError(`the history of instance '${instanceId}' does not begin with a 'started' event`, { instanceId });
   }
-  const exec: Execution = {
-    instanceId,
-    definition,
-    executionId: first.executionId,
-    input: (first.data as unknown as StartedData).input,
-    machine: null,
-    pending: emptyPending(),
-    counter: 0,
-    status: 'running',
-    output: null,
-    error: null,
-    maxPayloadBytes: undefined,
-  };
+  const exec = freshExecution({
+    instanceId, definition, executionId: first.executionId, input: (first.data as unknown as StartedData).input, maxPayloadBytes: undefined,
+  });
   const rec = new TurnRecorder(first.executionId, 0, true);
   try {
     for (const e of sorted) {

@@ -23,7 +23,7 @@ import { DEFAULT_NOT_STARTED_DELAY_MS, DEFAULT_UNKNOWN_DEFINITION_DELAY_MS, type
 import { applyEvent, applyStarted, classifyMessage, endExecutionForContinue, eventDataOf } from './apply-message.js';
 import { deltaOfCommands, parentNotification } from './delta.js';
 import { consumeAfterEnd, endWithoutMachine, onNondeterminism } from './end-without-machine.js';
-import { TurnRecorder, type Execution } from './execution.js';
+import { freshExecution, TurnRecorder, type Execution } from './execution.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 import { replayExecution, storedSnapshotOf } from './replay.js';
 import type { StepResult } from './step.js';
@@ -83,19 +83,13 @@ function isTurnFailure(err: unknown): err is Error {
 }
 
 function newExecution(frame: Frame): Execution {
-  return {
+  return freshExecution({
     instanceId: frame.input.item.instanceId,
     definition: frame.definition,
     executionId: frame.input.item.executionId,
     input: null,
-    machine: null,
-    pending: emptyPending(),
-    counter: 0,
-    status: 'running',
-    output: null,
-    error: null,
     maxPayloadBytes: frame.input.options.maxPayloadBytes,
-  };
+  });
 }
 
 function restoreExecution(frame: Frame, record: InstanceRecord): Execution | 'needHistory' {

@@ -4,20 +4,11 @@ import * as assert from 'uvu/assert';
 import { assign, setup } from 'xstate';
 import type { Json } from '../../providers/contract.js';
 import { LockLostError } from '../../providers/errors.js';
-import { stopTestServer } from '../../test/db.js';
 import { activity, defineActivity, defineOrchestration } from '../definitions/index.js';
-import { openHarness, type Harness } from './support/harness.js';
+import { useHarness } from './support/harness.js';
 import { logWatcher } from './support/log-watcher.js';
 
-let h: Harness;
-test.before(async () => {
-  h = await openHarness();
-});
-test.after.each(() => h.stopRuntimes());
-test.after(async () => {
-  await h.close();
-  await stopTestServer();
-});
+const h = useHarness(test);
 
 const fast = { initialMs: 10, maxMs: 50, backoff: 2, jitter: 0 };
 

@@ -4,19 +4,10 @@ import * as assert from 'uvu/assert';
 import { assign, setup } from 'xstate';
 import type { Json } from '../../providers/contract.js';
 import { LockLostError } from '../../providers/errors.js';
-import { stopTestServer } from '../../test/db.js';
 import { activity, defineActivity, defineOrchestration, orchestration } from '../definitions/index.js';
-import { openHarness, type Harness } from './support/harness.js';
+import { useHarness } from './support/harness.js';
 
-let h: Harness;
-test.before(async () => {
-  h = await openHarness();
-});
-test.after.each(() => h.stopRuntimes());
-test.after(async () => {
-  await h.close();
-  await stopTestServer();
-});
+const h = useHarness(test);
 
 /** Invokes `child` with the parent's input; records its output or error; CANCEL leaves the invoking state. */
 function parentOf(name: string, child: string) {

@@ -4,21 +4,12 @@ import * as assert from 'uvu/assert';
 import { assign, setup } from 'xstate';
 import type { Json } from '../../providers/contract.js';
 import { LockLostError } from '../../providers/errors.js';
-import { stopTestServer } from '../../test/db.js';
 import { activity, continueAsNew, defineActivity, defineOrchestration, orchestration } from '../definitions/index.js';
-import { openHarness, type Harness } from './support/harness.js';
+import { useHarness } from './support/harness.js';
 import { logWatcher } from './support/log-watcher.js';
 import { waitUntil } from './support/wait-until.js';
 
-let h: Harness;
-test.before(async () => {
-  h = await openHarness();
-});
-test.after.each(() => h.stopRuntimes());
-test.after(async () => {
-  await h.close();
-  await stopTestServer();
-});
+const h = useHarness(test);
 
 test('continue-as-new restarts history under the same id and carries over events raised meanwhile', async () => {
   const counter = defineOrchestration('counter', setup({

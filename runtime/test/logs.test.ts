@@ -6,21 +6,12 @@ import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from 'xstate';
-import { stopTestServer } from '../../test/db.js';
 import { activity, defineActivity, defineOrchestration } from '../definitions/index.js';
-import { openHarness, type Harness } from './support/harness.js';
+import { useHarness } from './support/harness.js';
 import { logWatcher } from './support/log-watcher.js';
 import { waitUntil } from './support/wait-until.js';
 
-let h: Harness;
-test.before(async () => {
-  h = await openHarness();
-});
-test.after.each(() => h.stopRuntimes());
-test.after(async () => {
-  await h.close();
-  await stopTestServer();
-});
+const h = useHarness(test);
 
 const greet = defineActivity('logs.greet', async (name: string, ctx) => {
   ctx.logger.info({ name }, 'greeting');

@@ -2,20 +2,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assign, emit, setup } from 'xstate';
-import { stopTestServer } from '../../test/db.js';
 import type { EmittedEventMeta } from '../client/emitted-events.js';
 import { defineOrchestration } from '../definitions/index.js';
-import { openHarness, type Harness } from './support/harness.js';
+import { useHarness } from './support/harness.js';
 
-let h: Harness;
-test.before(async () => {
-  h = await openHarness();
-});
-test.after.each(() => h.stopRuntimes());
-test.after(async () => {
-  await h.close();
-  await stopTestServer();
-});
+const h = useHarness(test);
 
 test('an `after` delay is a durable timer that fires and moves the machine on', async () => {
   const def = defineOrchestration('nap', setup({}).createMachine({

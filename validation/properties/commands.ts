@@ -53,7 +53,7 @@ async function observe(r: Lockstep, instanceId: string): Promise<string> {
 }
 
 /** Renew on both sides to learn whether `h` still holds its lock; keeps the model in step. */
-async function probeLock(m: QueueModel, r: Lockstep, h: Holding, invariant: Invariant, shouldHold: boolean, why: string): Promise<void> {
+async function probeLock(r: Lockstep, h: Holding, invariant: Invariant, shouldHold: boolean, why: string): Promise<void> {
   const lockMs = LOCK_MS[0];
   const out = await r.both((p, side) => p.renewOrchestrationLock(token(h, side), lockMs));
   requireOutcome(invariant, `renew after ${why}`, out.put, shouldHold ? null : LockLostError);
@@ -182,7 +182,7 @@ export class AckCmd implements Cmd {
     if (!put.ok) {
       const after = await observe(r, h.instanceId);
       m.expect(valid ? 'ack-atomic' : 'takeover', after === before, () => `a rejected ack changed storage:\n  before: ${before}\n  after:  ${after}`);
-      if (valid) await probeLock(m, r, h, 'ack-atomic', true, 'a rejected ack');
+      if (valid) await probeLock(r, h, 'ack-atomic', true, 'a rejected ack');
     } else {
       for (const k of h.ks) {
         const rec = m.messages[k]!;
@@ -199,7 +199,7 @@ export class AckCmd implements Cmd {
       const instance = await r.put.getInstance(h.instanceId);
       m.expect('ack-atomic', instance?.historyLength === length + history.length,
         () => `after an ack appending ${history.length} events to ${length}, the instance has historyLength ${instance?.historyLength}`);
-      await probeLock(m, r, h, 'ack-atomic', false, 'a successful ack');
+      await probeLock(r, h, 'ack-atomic', false, 'a successful ack');
     }
     await checkDepths(m, r);
   }

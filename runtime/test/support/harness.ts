@@ -6,6 +6,8 @@
 import type { Provider } from '../../../providers/contract.js';
 import { createClient, type Client } from '../../client/client.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime.js';
+import type { Test } from 'uvu';
+import { stopTestServer } from '../../../test/db.js';
 import { openTestDatabase, type TestDatabase } from './postgres.js';
 import { testLogger } from './silent-logger.js';
 
@@ -46,4 +48,22 @@ export async function openHarness(): Promise<Harness> {
       await db.close();
     },
   };
+}
+
+/**
+ * The harness of a test file: opened before its first test, runtimes stopped after each test (a
+ * runtime left running would take the next test's work), closed after the last. The returned
+ * object is filled in by the `before` hook, so tests use it as if it had been opened here.
+ */
+export function useHarness(test: Test): Harness {
+  const h = {} as Harness;
+  test.before(async () => {
+    Object.assign(h, await openHarness());
+  });
+  test.after.each(() => h.stopRuntimes());
+  test.after(async () => {
+    await h.close();
+    await stopTestServer();
+  });
+  return h;
 }
