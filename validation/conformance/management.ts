@@ -5,7 +5,7 @@ import type { InstanceStatus } from '../../providers/types.js';
 import type { Provider } from '../../providers/contract.js';
 import {
   LOCK_MS, clockOf, collect, createInstance, eventMessage, expectError, fetchNone, fetchOne, historyEvents, inCategory,
-  sampleDelta, startMessage, workItem,
+  sampleDelta, startMessage, turn, workItem,
 } from './helpers.js';
 
 const parentRef = (instanceId: string) => ({ instanceId, executionId: 1, invokeId: `child-of-${instanceId}` });
@@ -181,6 +181,40 @@ export const managementCases = inCategory('management', [
       await fetchOne(provider, 'a').then((item) => provider.ackOrchestrationItem(item.lockToken, sampleDelta()));
       assert.is(await provider.hasPendingStart('a'), false);
       assert.is(await provider.hasPendingStart('never'), false);
+    },
+  },
+  {
+    name: 'watchInstance calls a listener after each ack of its instance, only its instance, until unsubscribed',
+    async run({ put: { provider } }) {
+      const calls: string[] = [];
+      const unwatch: Array<() => void> = [];
+      /** Resolves at the next change notification for `id` (registered now, so none is missed). */
+      const nextChange = (id: string) => {
+        const change = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no change notification for ${id} within 10 s`)), 10_000);
+          unwatch.push(() => clearTimeout(timer), provider.watchInstance(id, () => (clearTimeout(timer), resolve())));
+        });
+        change.catch(() => {}); // awaited below; this only keeps an abandoned wait from crashing the run
+        return change;
+      };
+      try {
+        const stopA = provider.watchInstance('a', (id) => calls.push(`a:${id}`));
+        unwatch.push(provider.watchInstance('b', (id) => calls.push(`b:${id}`)));
+        let changed = nextChange('a');
+        await createInstance(provider, 'a');
+        await changed;
+        assert.equal(calls, ['a:a'], 'the listener of a was called for a, the listener of b not');
+        stopA();
+        // A listener still registered proves the second notification was delivered; the removed one
+        // would have been called with it.
+        changed = nextChange('a');
+        await provider.enqueueOrchestratorMessage(eventMessage('a'));
+        await turn(provider, 'a', { history: historyEvents(1, 1, 1) });
+        await changed;
+        assert.equal(calls, ['a:a'], 'an unsubscribed listener is not called again');
+      } finally {
+        for (const stop of unwatch) stop();
+      }
     },
   },
 ]);
