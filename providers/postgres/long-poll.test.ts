@@ -1,9 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import pg from 'pg';
 import { ManualClock } from '../clock.js';
 import { OutcomeUnknownError } from '../errors.js';
 import { stopTestServer } from '../../test/db.js';
 import { eventMessage, historyEvents, sampleDelta, startMessage, workItem } from '../../validation/conformance/helpers.js';
+import { channelName, parseQueuePayload } from './notifier.js';
 import { dumpTables, postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
 
 const test = suite<{ bed: PostgresTestBed }>('postgres long-poll and faults');
@@ -35,6 +37,33 @@ test('a NOTIFY from an enqueue on another connection wakes a waiting fetcher', a
   assert.equal(items.map((i) => i.instanceId), ['a']);
   assert.ok(fetcher.notifier.wakes.notify >= 1, 'woken by the notification');
   assert.is(fetcher.notifier.wakes.timeout, 0);
+});
+
+test('queue notifications carry the database clock, which tells due work from future work', async ({ bed }) => {
+  const listener = new pg.Client({ connectionString: bed.url });
+  await listener.connect();
+  try {
+    const payloads: string[] = [];
+    let heard = (): void => {};
+    listener.on('notification', (msg) => {
+      payloads.push(msg.payload ?? '');
+      heard();
+    });
+    await listener.query(`LISTEN "${channelName(bed.schema, 'orchestrator')}"`);
+    const sender = await bed.open({ listen: false });
+    const arrived = (): Promise<void> => new Promise((resolve) => (heard = resolve));
+    let next = arrived();
+    await sender.enqueueOrchestratorMessage(startMessage('a'));
+    await next;
+    next = arrived();
+    await sender.enqueueOrchestratorMessage(eventMessage('a'), { visibleAt: (await sender.now()) + 60_000 });
+    await next;
+    const [due, future] = payloads.map((p) => parseQueuePayload(p));
+    assert.ok(due && due.databaseNow !== null && due.at <= due.databaseNow, `due: ${payloads[0]}`);
+    assert.ok(future && future.databaseNow !== null && future.at > future.databaseNow, `future: ${payloads[1]}`);
+  } finally {
+    await listener.end();
+  }
 });
 
 test('delayed visibility: not fetched before visibleAt; a fetcher already waiting is woken by the timer', async ({ bed }) => {

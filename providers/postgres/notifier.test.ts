@@ -5,7 +5,7 @@ import pino from 'pino';
 import { stopTestServer, testSchema, testServer, type TestSchema } from '../../test/db.js';
 import { ManualClock } from '../clock.js';
 import { InvalidArgumentError } from '../errors.js';
-import { channelName, Notifier, NOTIFIER_APPLICATION_NAME, type NotifierOptions, type QueueName } from './notifier.js';
+import { channelName, Notifier, NOTIFIER_APPLICATION_NAME, parseQueuePayload, type NotifierOptions, type QueueName } from './notifier.js';
 
 // Generous: a wait that should end early but does not will fail on its reason, never hang the file.
 const FAR_MS = 10_000;
@@ -83,6 +83,39 @@ test('a notification that is due wakes every waiter of its queue with notify, an
   await n.close();
 });
 
+test('a payload is <visibleAt>/<databaseNow> or, from older schema versions, a bare <visibleAt>', () => {
+  assert.equal(parseQueuePayload('1700000000123/1700000000125'), { at: 1700000000123, databaseNow: 1700000000125 });
+  assert.equal(parseQueuePayload('1700000000123'), { at: 1700000000123, databaseNow: null });
+  for (const junk of [undefined, '', ' ', 'x', '1/', '/2', '1/x', '1/2/3']) assert.is(parseQueuePayload(junk), null, String(junk));
+});
+
+test('a payload the database calls due wakes with notify even when the clock estimate lags behind it', async () => {
+  const observed: number[] = [];
+  // The estimate a minute behind: by it, the row below would be a minute in the future.
+  const { n, notify } = await fixture({ now: () => Date.now() - 60_000, observeDatabaseNow: (at) => observed.push(at) });
+  await n.start();
+  const waiting = n.wait('orchestrator', { deadline: Date.now() - 60_000 + FAR_MS });
+  const at = Date.now();
+  await notify('orchestrator', `${at}/${at + 1}`);
+  assert.is(await waiting, 'notify');
+  assert.equal(observed, [at + 1], 'the database time refreshes the estimate');
+  assert.is(n.wakes.timer, 0);
+  await n.close();
+});
+
+test('a payload the database calls not yet due goes to the timer heap, by the refreshed estimate', async () => {
+  let offset = -60_000; // stale until the notification's database time arrives
+  const { n, notify } = await fixture({ now: () => Date.now() + offset, observeDatabaseNow: (at) => (offset = at - Date.now()) });
+  await n.start();
+  const waiting = n.wait('worker', { deadline: Date.now() + FAR_MS });
+  const sentAt = Date.now();
+  await notify('worker', `${sentAt + 200}/${sentAt}`);
+  assert.is(await waiting, 'timer');
+  assert.ok(Date.now() - sentAt >= 150, 'released when due, not a minute late');
+  assert.is(n.wakes.notify, 0);
+  await n.close();
+});
+
 test('an unparseable payload counts as due now', async () => {
   const { n, notify } = await fixture();
   await n.start();
@@ -92,14 +125,15 @@ test('an unparseable payload counts as due now', async () => {
   await n.close();
 });
 
-test('a future visible_at goes to the timer heap and wakes with timer when due', async () => {
+test('with an injected clock a future visible_at goes to the timer heap, whatever the database clock says', async () => {
   // A still clock keeps the payload in the future however slowly the notification travels; the heap's
-  // real timer (300 ms, computed on arrival) then releases it.
+  // real timer (300 ms, computed on arrival) then releases it. A database time that would call it due
+  // is not on the provider's clock here (no observeDatabaseNow), so it must not count.
   const clock = new ManualClock();
   const { n, notify } = await fixture({ now: () => clock.now() });
   await n.start();
   const waiting = n.wait('worker', { deadline: clock.now() + FAR_MS });
-  await notify('worker', String(clock.now() + 300));
+  await notify('worker', `${clock.now() + 300}/${clock.now() + 60_000}`);
   assert.is(await waiting, 'timer');
   assert.is(n.wakes.timer, 1);
   assert.is(n.wakes.notify, 0);

@@ -2,7 +2,8 @@
  * Wakes long-polling fetchers when work appears, from ONE dedicated LISTEN connection per process.
  *
  * Sources of a wake, each counted in `wakes` so tests can prove where a wake came from:
- * - 'notify':    a queue notification whose payload (earliest visible_at) is already due;
+ * - 'notify':    a queue notification whose work (its earliest visible_at) is already due, by the
+ *                 database's clock when the payload carries it, else by now();
  * - 'timer':     a future visible_at from a notification or the safety check came due (TimerHeap);
  * - 'safety':    the periodic safety check found due work that no notification announced;
  * - 'reconnect': the LISTEN connection came back (or listening was re-enabled): anything may have been missed;
@@ -35,6 +36,12 @@ export interface NotifierOptions {
   safetyCheck: (queue: QueueName) => Promise<number | null>;
   /** The provider's clock in ms (an injected test clock, or an estimate of the database clock). */
   now: () => number;
+  /**
+   * Present exactly when now() estimates the database clock: a notification's database time then
+   * decides whether its work is due (no estimate involved) and is passed here to refresh the estimate.
+   * Absent with an injected clock, whose times the database clock says nothing about.
+   */
+  observeDatabaseNow?: (databaseNow: number) => void;
   logger?: Logger;
 }
 
@@ -61,10 +68,16 @@ export function reconnectDelayMs(attempt: number, random: () => number = Math.ra
   return ceiling / 2 + (random() * ceiling) / 2;
 }
 
-/** A queue payload is the earliest visible_at as decimal epoch ms; anything else means "now" (waking early is harmless). */
-function parseVisibleAt(payload: string | undefined): number | null {
-  const at = payload === undefined || payload.trim() === '' ? NaN : Number(payload);
-  return Number.isFinite(at) ? at : null;
+/**
+ * A queue payload is `<visibleAt>/<databaseNow>` (schema version 6) or a bare `<visibleAt>` (older
+ * versions, still sent during a rolling upgrade), decimal epoch ms. Null for anything else: it then
+ * means "due now" (waking early is harmless).
+ */
+export function parseQueuePayload(payload: string | undefined): { at: number; databaseNow: number | null } | null {
+  const [at, databaseNow, extra] = (payload ?? '').split('/').map((part) => (part.trim() === '' ? NaN : Number(part)));
+  if (extra !== undefined || !Number.isFinite(at)) return null;
+  if (databaseNow === undefined) return { at: at!, databaseNow: null };
+  return Number.isFinite(databaseNow) ? { at: at!, databaseNow } : null;
 }
 
 function quoteIdentifier(name: string): string {
@@ -303,9 +316,16 @@ export class Notifier {
       if (payload) this.callInstanceListeners(payload);
       return;
     }
-    const at = parseVisibleAt(payload);
-    if (at === null || at <= this.opts.now()) this.wake(topic, 'notify');
-    else this.queues[topic].timers.add(at);
+    const note = parseQueuePayload(payload);
+    if (note === null) return this.wake(topic, 'notify');
+    const observe = this.opts.observeDatabaseNow;
+    if (observe && note.databaseNow !== null) {
+      observe(note.databaseNow);
+      // The database's own verdict: the estimate behind now() lags, and would send due work to a timer.
+      if (note.at <= note.databaseNow) return this.wake(topic, 'notify');
+    }
+    if (note.at <= this.opts.now()) this.wake(topic, 'notify');
+    else this.queues[topic].timers.add(note.at);
   }
 
   /** Bump the generation and wake every waiter of the queue at once; fetchers then compete through SKIP LOCKED. */

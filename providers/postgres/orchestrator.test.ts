@@ -328,4 +328,32 @@ test('acks sent together (one group commit) succeed or fail each on its own', as
   assert.is((await p.getInstance('b'))?.historyLength, 1);
 });
 
+test('a constraint violation in the set-based ack of a batch falls back to one by one: only the offender fails', async ({ p }) => {
+  for (const id of ['a', 'b', 'c', 'd']) await createInstance(p, id);
+  for (const id of ['a', 'b', 'c', 'd']) await p.enqueueOrchestratorMessage(eventMessage(id, 'GO'));
+  const items = await p.fetchOrchestrationItems({ lockMs: 60_000, max: 4 });
+  const byId = Object.fromEntries(items.map((i) => [i.instanceId, i]));
+  // All four qualify for the set-based path; b rewrites seq 0, which is stored already; d starts
+  // a child that exists (a). Both raise only once the rows are written: the batch is redone one by one.
+  const lockWork = { lockWorkItems: { lockMs: 1000, max: 5 } };
+  const acks = [
+    p.ackOrchestrationItem(byId.a!.lockToken, sampleDelta({ history: historyEvents(1, 1, 1), workItems: [workItem('a', 'w')] }), lockWork),
+    p.ackOrchestrationItem(byId.b!.lockToken, sampleDelta({ history: historyEvents(1, 0, 2) })),
+    p.ackOrchestrationItem(byId.c!.lockToken, sampleDelta({ history: historyEvents(1, 1, 2) })),
+    p.ackOrchestrationItem(byId.d!.lockToken, sampleDelta({ history: historyEvents(1, 1, 1), messages: [startMessage('a')] })),
+  ];
+  const [a, b, c, d] = await Promise.allSettled(acks);
+  assert.ok(a?.status === 'fulfilled' && a.value.map((w) => w.activityId).join() === 'w', 'a committed and took its work item');
+  assert.ok(b?.status === 'rejected' && b.reason instanceof InvalidArgumentError, 'the stored seq is refused alone');
+  assert.is(c?.status, 'fulfilled');
+  assert.ok(d?.status === 'rejected' && d.reason instanceof InstanceExistsError, 'the start of an existing child is refused alone');
+  assert.equal(await Promise.all(['a', 'b', 'c', 'd'].map(async (id) => (await p.getInstance(id))?.historyLength)), [2, 1, 3, 1]);
+  assert.equal(await Promise.all(['a', 'b', 'c', 'd'].map(async (id) => (await p.getInstance(id))?.turns)), [2, 1, 2, 1]);
+  // b and d still hold their locks and their messages.
+  await fetchNone(p);
+  await p.ackOrchestrationItem(byId.b!.lockToken, sampleDelta({ history: historyEvents(1, 1, 1) }));
+  await p.ackOrchestrationItem(byId.d!.lockToken, sampleDelta({ history: historyEvents(1, 1, 1) }));
+  assert.equal(await Promise.all(['b', 'd'].map(async (id) => (await p.getInstance(id))?.historyLength)), [2, 2]);
+});
+
 test.run();

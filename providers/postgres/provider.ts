@@ -83,6 +83,7 @@ export class PostgresProvider implements Provider {
       safetyIntervalMs: init.safetyIntervalMs,
       safetyCheck: (queue) => this.nextVisibleAt(queue),
       now: () => this.estimateNow(),
+      ...(init.clock ? {} : { observeDatabaseNow: (databaseNow: number) => this.observeNow(databaseNow) }),
       ...(init.logger ? { logger: init.logger } : {}),
     });
     this.faults = new PostgresFaults(this.notifier);
