@@ -14,11 +14,44 @@ import { NotJsonSafeError, PayloadTooLargeError } from './errors.js';
  * Object properties that are `undefined` are accepted (JSON drops them, like a missing key).
  */
 export function assertJsonSafe(value: unknown, what: string, maxBytes?: number): asserts value is Json {
-  check(value, what, what, new Set());
+  // Every stored value passes here, often twice: the walk that names paths costs a string per
+  // node, so it only runs to word the error once the cheap walk has found one.
+  if (!isJsonSafe(value, [])) check(value, what, what, new Set());
   if (maxBytes !== undefined) {
     const bytes = Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');
     if (bytes > maxBytes) throw new PayloadTooLargeError(what, bytes, maxBytes);
   }
+}
+
+/** What check accepts, without paths; `ancestors` is the current branch (shallow: a list beats a Set). */
+function isJsonSafe(value: unknown, ancestors: object[]): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (ancestors.includes(value)) return false;
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isJsonSafe(value[i], ancestors)) return false;
+  } else {
+    const proto = Object.getPrototypeOf(value) as object | null;
+    if (proto !== Object.prototype && proto !== null) return false;
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined && !isJsonSafe(v, ancestors)) return false;
+    }
+  }
+  ancestors.pop();
+  return true;
 }
 
 function check(value: unknown, what: string, path: string, ancestors: Set<object>): void {
