@@ -24,7 +24,7 @@ export function statements(schema: string) {
     now: stmt('now', `SELECT ${s}.ds_now(NULL) AS r`),
     enqueue: stmt('enqueue', `SELECT ${s}.enqueue_orchestrator_message($1::bigint, $2::jsonb, $3::bigint) AS r`),
     fetchOrchestration: stmt('fetch_orch', `SELECT ${s}.fetch_orchestration_items($1::bigint, $2::bigint, $3::integer, $4::text) AS r`),
-    // Group commits: a jsonb array of acks in, one outcome per ack out (schema/migrations/004_group_commit.sql).
+    // Group commits: a jsonb array of acks in, one outcome per ack out (schema/migrations/001_init.sql).
     ackOrchestrations: stmt('ack_orchs', `SELECT ${s}.ack_orchestration_items($1::jsonb) AS r`),
     abandonOrchestration: stmt('abandon_orch', `SELECT ${s}.abandon_orchestration_item($1::bigint, $2::uuid, $3::bigint, $4::boolean) AS r`),
     renewOrchestration: stmt('renew_orch', `SELECT ${s}.renew_orchestration_lock($1::bigint, $2::uuid, $3::bigint) AS r`),
