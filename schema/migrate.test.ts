@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { checkSchema, loadMigrations, migrate } from './migrate.js';
 import { InvalidArgumentError, SchemaError } from '../providers/errors.js';
-import { stopTestServer, testSchema, testServer, type TestSchema } from '../test/db.js';
+import { sql, stopTestServer, testSchema, testServer, type TestSchema } from '../test/db.js';
 
 const beds: TestSchema[] = [];
 async function bed(): Promise<TestSchema> {
@@ -12,18 +12,8 @@ async function bed(): Promise<TestSchema> {
   return b;
 }
 
-async function rows<T>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 const schemaExists = async (url: string, schema: string): Promise<boolean> =>
-  (await rows<{ n: number }>(url, 'SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [schema]))[0]!.n === 1;
+  (await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [schema]))[0]!.n === 1;
 
 test.after(async () => {
   for (const b of beds) await b.drop();
@@ -35,19 +25,19 @@ test('fresh install applies every migration and records name, sha256 checksum an
   const files = await loadMigrations();
   const result = await migrate({ connectionString: url, schema });
   assert.equal(result.applied, files.map((f) => f.name));
-  const recorded = await rows<{ name: string; checksum: string; applied_at: string }>(url, `SELECT * FROM "${schema}".schema_migrations ORDER BY name`);
+  const recorded = await sql<{ name: string; checksum: string; applied_at: string }>(url, `SELECT * FROM "${schema}".schema_migrations ORDER BY name`);
   assert.equal(recorded.map((r) => [r.name, r.checksum]), files.map((f) => [f.name, f.checksum]));
   assert.ok(recorded.every((r) => /^[0-9a-f]{64}$/.test(r.checksum) && Number(r.applied_at) > 0));
-  const tables = await rows<{ t: string }>(url, 'SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema]);
+  const tables = await sql<{ t: string }>(url, 'SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema]);
   assert.equal(tables.map((r) => r.t), ['dead_letters', 'executions', 'history', 'instance_locks', 'instances', 'orchestrator_queue', 'schema_migrations', 'worker_queue']);
 });
 
 test('re-running is a no-op', async () => {
   const { url, schema } = await bed();
   await migrate({ connectionString: url, schema });
-  const before = await rows(url, `SELECT * FROM "${schema}".schema_migrations ORDER BY name`);
+  const before = await sql(url, `SELECT * FROM "${schema}".schema_migrations ORDER BY name`);
   assert.equal(await migrate({ connectionString: url, schema }), { applied: [] });
-  assert.equal(await rows(url, `SELECT * FROM "${schema}".schema_migrations ORDER BY name`), before);
+  assert.equal(await sql(url, `SELECT * FROM "${schema}".schema_migrations ORDER BY name`), before);
   await checkSchema({ connectionString: url, schema }); // up to date: no error
 });
 
@@ -56,7 +46,7 @@ test('two concurrent runners: one applies, the other waits on the advisory lock 
   const [a, b] = await Promise.all([migrate({ connectionString: url, schema }), migrate({ connectionString: url, schema })]);
   const files = (await loadMigrations()).map((f) => f.name);
   assert.equal([a.applied, b.applied].sort((x, y) => y.length - x.length), [files, []]);
-  assert.is((await rows(url, `SELECT * FROM "${schema}".schema_migrations`)).length, files.length);
+  assert.is((await sql(url, `SELECT * FROM "${schema}".schema_migrations`)).length, files.length);
 });
 
 test('a caller-provided pool is used and left open', async () => {
@@ -108,7 +98,7 @@ test('hostile or malformed schema names are InvalidArgumentError and nothing is 
 test('an applied migration whose checksum changed is a SchemaError and nothing is applied', async () => {
   const { url, schema } = await bed();
   await migrate({ connectionString: url, schema });
-  await rows(url, `UPDATE "${schema}".schema_migrations SET checksum = repeat('0', 64) WHERE name = '001_init.sql'`);
+  await sql(url, `UPDATE "${schema}".schema_migrations SET checksum = repeat('0', 64) WHERE name = '001_init.sql'`);
   try {
     await migrate({ connectionString: url, schema });
     assert.unreachable('accepted a changed migration');
@@ -138,7 +128,7 @@ test('checkSchema: a schema that was never installed is a SchemaError', async ()
 test('a migration recorded by a newer version of durastate is a SchemaError', async () => {
   const { url, schema } = await bed();
   await migrate({ connectionString: url, schema });
-  await rows(url, `INSERT INTO "${schema}".schema_migrations VALUES ('999_future.sql', 'x', 0)`);
+  await sql(url, `INSERT INTO "${schema}".schema_migrations VALUES ('999_future.sql', 'x', 0)`);
   try {
     await migrate({ connectionString: url, schema });
     assert.unreachable('accepted an unknown migration');

@@ -49,6 +49,17 @@ export async function stopTestServer(): Promise<void> {
   server = undefined;
 }
 
+/** Run one statement on the test server with a short-lived connection (tests that look at raw rows). */
+export async function sql<T = Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
 export interface TestSchema {
   url: string;
   /** A fresh schema name, unique to this call; nothing exists in it yet. */
@@ -65,14 +76,8 @@ export async function testSchema(prefix = 't'): Promise<TestSchema> {
     url,
     schema,
     async drop() {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        // The name is generated above from hex digits only; quoting keeps it an identifier regardless.
-        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await client.end();
-      }
+      // The name is generated above from hex digits only; quoting keeps it an identifier regardless.
+      await sql(url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     },
   };
 }

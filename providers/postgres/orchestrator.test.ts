@@ -2,11 +2,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InstanceExistsError, InvalidArgumentError, LockLostError } from '../errors.js';
 import { ManualClock } from '../clock.js';
-import { stopTestServer } from '../../test/db.js';
+import { sql, stopTestServer } from '../../test/db.js';
 import {
   createInstance, eventMessage, expectError, fetchNone, fetchOne, historyEvents, sampleDelta, startMessage, workItem,
 } from '../../validation/conformance/helpers.js';
-import { dumpTables, postgresTestBed, sql, truncateAll, type PostgresTestBed } from './test-support.js';
+import { dumpTables, postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
 import type { PostgresProvider } from './provider.js';
 
 const test = suite<{ bed: PostgresTestBed; clock: ManualClock; p: PostgresProvider }>('postgres orchestrator queue');

@@ -2,8 +2,7 @@
  * Shared by the Postgres provider's tests: open providers on one fresh test schema, and dump every
  * table of it (to prove a failed call changed nothing).
  */
-import pg from 'pg';
-import { testSchema, type TestSchema } from '../../test/db.js';
+import { sql, testSchema, type TestSchema } from '../../test/db.js';
 import { migrate, openPostgresProvider, type PostgresProviderOptions } from './index.js';
 import type { PostgresProvider } from './provider.js';
 
@@ -42,33 +41,16 @@ const TABLES = ['instances', 'executions', 'history', 'orchestrator_queue', 'wor
 
 /** Every row of every table, in a stable order: equal dumps mean nothing changed. */
 export async function dumpTables(url: string, schema: string): Promise<Record<string, unknown[]>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const dump: Record<string, unknown[]> = {};
-    for (const table of TABLES) {
-      // Test-generated schema name (hex) and fixed table names, quoted.
-      const { rows } = await client.query(`SELECT to_jsonb(t) AS r FROM "${schema}"."${table}" t ORDER BY to_jsonb(t)::text`);
-      dump[table] = rows.map((row: { r: unknown }) => row.r);
-    }
-    return dump;
-  } finally {
-    await client.end();
+  const dump: Record<string, unknown[]> = {};
+  for (const table of TABLES) {
+    // Test-generated schema name (hex) and fixed table names, quoted.
+    const rows = await sql<{ r: unknown }>(url, `SELECT to_jsonb(t) AS r FROM "${schema}"."${table}" t ORDER BY to_jsonb(t)::text`);
+    dump[table] = rows.map((row) => row.r);
   }
+  return dump;
 }
 
 /** Empty every table (between tests sharing one schema). */
 export async function truncateAll(url: string, schema: string): Promise<void> {
   await sql(url, `TRUNCATE ${TABLES.map((t) => `"${schema}"."${t}"`).join(', ')}`);
-}
-
-/** Run one SQL statement on the test schema's server (assertions on raw rows). */
-export async function sql<T = Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
 }

@@ -2,11 +2,11 @@
  * Logs: every turn line carries instanceId, executionId and turn; every activity line carries
  * activityId and attempt; and a turn rebuilt by replaying history logs only what is new.
  */
-import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from 'xstate';
 import { activity, defineActivity, defineOrchestration } from '../definitions/index.js';
+import { sql } from '../../test/db.js';
 import { useHarness } from './support/harness.js';
 import { logWatcher } from './support/log-watcher.js';
 import { waitUntil } from './support/wait-until.js';
@@ -57,13 +57,7 @@ test('a turn rebuilt from history logs only the newly applied events, never the 
   // turn must replay the whole history.
   await waitUntil(h.provider, instanceId, (record) => record.stateValue === 'waiting');
   await h.stopRuntimes();
-  const client = new pg.Client({ connectionString: h.db.url });
-  await client.connect();
-  try {
-    await client.query(`UPDATE "${h.db.schema}".instances SET snapshot = NULL WHERE instance_id = $1`, [instanceId]);
-  } finally {
-    await client.end();
-  }
+  await sql(h.db.url, `UPDATE "${h.db.schema}".instances SET snapshot = NULL WHERE instance_id = $1`, [instanceId]);
   const second = logWatcher();
   await h.runtime({ orchestrations: [flow], activities: [greet], logger: second.logger });
   await h.client.raiseEvent(instanceId, { type: 'GO' });
