@@ -1,28 +1,12 @@
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InstanceNotFoundError, InstanceRunningError, InvalidArgumentError } from '../errors.js';
-import { ManualClock } from '../clock.js';
-import { stopTestServer } from '../../test/db.js';
 import {
   collect, createInstance, eventMessage, expectError, fetchOne, historyEvents, sampleDelta, startMessage,
 } from '../../validation/conformance/helpers.js';
-import { dumpTables, postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
+import { dumpTables, providerSuite } from './test-support.js';
 import type { PostgresProvider } from './provider.js';
 
-const test = suite<{ bed: PostgresTestBed; clock: ManualClock; p: PostgresProvider }>('postgres reads and admin');
-
-test.before(async (ctx) => {
-  ctx.bed = await postgresTestBed('adm');
-  ctx.clock = new ManualClock();
-  ctx.p = await ctx.bed.open({ clock: ctx.clock, listen: false });
-});
-test.before.each(async (ctx) => {
-  await truncateAll(ctx.bed.url, ctx.bed.schema);
-});
-test.after(async (ctx) => {
-  await ctx.bed.close();
-  await stopTestServer();
-});
+const test = providerSuite('postgres reads and admin', 'adm', { listen: false });
 
 const parent = (instanceId: string) => ({ instanceId, executionId: 1, invokeId: 'child' });
 

@@ -1,30 +1,14 @@
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InstanceExistsError, InvalidArgumentError, LockLostError } from '../errors.js';
-import { ManualClock } from '../clock.js';
-import { sql, stopTestServer } from '../../test/db.js';
+import { sql } from '../../test/db.js';
 import {
   createInstance, eventMessage, expectError, fetchNone, fetchOne, historyEvents, sampleDelta, startMessage, workItem,
 } from '../../validation/conformance/helpers.js';
-import { dumpTables, postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
-import type { PostgresProvider } from './provider.js';
+import { dumpTables, providerSuite, type ProviderSuiteContext } from './test-support.js';
 
-const test = suite<{ bed: PostgresTestBed; clock: ManualClock; p: PostgresProvider }>('postgres orchestrator queue');
+const test = providerSuite('postgres orchestrator queue', 'orch');
 
-test.before(async (ctx) => {
-  ctx.bed = await postgresTestBed('orch');
-  ctx.clock = new ManualClock();
-  ctx.p = await ctx.bed.open({ clock: ctx.clock });
-});
-test.before.each(async (ctx) => {
-  await truncateAll(ctx.bed.url, ctx.bed.schema);
-});
-test.after(async (ctx) => {
-  await ctx.bed.close();
-  await stopTestServer();
-});
-
-const dump = (ctx: { bed: PostgresTestBed }) => dumpTables(ctx.bed.url, ctx.bed.schema);
+const dump = (ctx: ProviderSuiteContext) => dumpTables(ctx.bed.url, ctx.bed.schema);
 
 test('enqueue never creates the instance; the first ack does, consuming exactly the fetched messages', async ({ p }) => {
   await p.enqueueOrchestratorMessage(startMessage('a', { x: 1 }));

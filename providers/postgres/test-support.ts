@@ -2,7 +2,9 @@
  * Shared by the Postgres provider's tests: open providers on one fresh test schema, and dump every
  * table of it (to prove a failed call changed nothing).
  */
-import { sql, testSchema, type TestSchema } from '../../test/db.js';
+import { suite, type Test } from 'uvu';
+import { ManualClock } from '../clock.js';
+import { sql, stopTestServer, testSchema, type TestSchema } from '../../test/db.js';
 import { migrate, openPostgresProvider, type PostgresProviderOptions } from './index.js';
 import type { PostgresProvider } from './provider.js';
 
@@ -53,4 +55,31 @@ export async function dumpTables(url: string, schema: string): Promise<Record<st
 /** Empty every table (between tests sharing one schema). */
 export async function truncateAll(url: string, schema: string): Promise<void> {
   await sql(url, `TRUNCATE ${TABLES.map((t) => `"${schema}"."${t}"`).join(', ')}`);
+}
+
+export interface ProviderSuiteContext {
+  bed: PostgresTestBed;
+  clock: ManualClock;
+  p: PostgresProvider;
+}
+
+/**
+ * A uvu suite on a fresh schema with one provider on an injected clock: every table emptied before
+ * each test, the schema dropped after the last one.
+ */
+export function providerSuite(name: string, prefix: string, options: PostgresProviderOptions = {}): Test<ProviderSuiteContext> {
+  const test = suite<ProviderSuiteContext>(name);
+  test.before(async (ctx) => {
+    ctx.bed = await postgresTestBed(prefix);
+    ctx.clock = new ManualClock();
+    ctx.p = await ctx.bed.open({ ...options, clock: ctx.clock });
+  });
+  test.before.each(async (ctx) => {
+    await truncateAll(ctx.bed.url, ctx.bed.schema);
+  });
+  test.after(async (ctx) => {
+    await ctx.bed.close();
+    await stopTestServer();
+  });
+  return test;
 }

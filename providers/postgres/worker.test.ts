@@ -1,29 +1,13 @@
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InstanceExistsError, InvalidArgumentError, LockLostError } from '../errors.js';
-import { ManualClock } from '../clock.js';
 import type { OrchestratorMessageInput, WorkItem } from '../contract.js';
-import { stopTestServer } from '../../test/db.js';
 import { createInstance, expectError, fetchOne, sampleDelta, startMessage, workItem } from '../../validation/conformance/helpers.js';
-import { dumpTables, postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
+import { dumpTables, providerSuite, type ProviderSuiteContext } from './test-support.js';
 import type { PostgresProvider } from './provider.js';
 
-const test = suite<{ bed: PostgresTestBed; clock: ManualClock; p: PostgresProvider }>('postgres worker queue');
+const test = providerSuite('postgres worker queue', 'work');
 
-test.before(async (ctx) => {
-  ctx.bed = await postgresTestBed('work');
-  ctx.clock = new ManualClock();
-  ctx.p = await ctx.bed.open({ clock: ctx.clock });
-});
-test.before.each(async (ctx) => {
-  await truncateAll(ctx.bed.url, ctx.bed.schema);
-});
-test.after(async (ctx) => {
-  await ctx.bed.close();
-  await stopTestServer();
-});
-
-const dump = (ctx: { bed: PostgresTestBed }) => dumpTables(ctx.bed.url, ctx.bed.schema);
+const dump = (ctx: ProviderSuiteContext) => dumpTables(ctx.bed.url, ctx.bed.schema);
 const completed = (w: WorkItem, output: number): OrchestratorMessageInput => ({
   instanceId: w.instanceId, kind: 'activityCompleted', payload: { activityId: w.activityId, output }, executionId: w.executionId,
 });
