@@ -14,6 +14,7 @@ import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { DurastateError } from '../providers/errors.js';
+import { sleep } from './dispatch/backoff.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../providers/postgres/embedded.js';
 import { openPostgresProvider, type PostgresProvider, type PostgresProviderOptions } from '../providers/postgres/index.js';
 
@@ -194,5 +195,3 @@ async function tryLock(lockFile: string): Promise<(() => Promise<void>) | null> 
     return null;
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

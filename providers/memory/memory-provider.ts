@@ -159,13 +159,8 @@ export class MemoryProvider implements Provider {
     const newActivities = new Set<string>();
     for (const w of args.workItems) {
       const key = `${w.instanceId}\u0000${w.executionId}\u0000${w.activityId}`;
-      const queued = [...this.workItems.values()].some((q) => !leavingWork.has(q.id)
-        && q.instanceId === w.instanceId && q.executionId === w.executionId && q.activityId === w.activityId);
-      if (queued || newActivities.has(key)) {
-        throw new InvalidArgumentError('an activity with this id is already queued for the execution', {
-          instanceId: w.instanceId, executionId: w.executionId, activityId: w.activityId,
-        });
-      }
+      if (newActivities.has(key)) throw activityQueuedError(w);
+      this.checkActivityNotQueued(w, leavingWork);
       newActivities.add(key);
     }
 
@@ -413,9 +408,7 @@ export class MemoryProvider implements Provider {
       this.insertMessage(args, now);
     } else {
       const w = { instanceId: letter.instanceId, executionId: item.executionId as number, activityId: item.activityId as string };
-      if ([...this.workItems.values()].some((q) => q.instanceId === w.instanceId && q.executionId === w.executionId && q.activityId === w.activityId)) {
-        throw new InvalidArgumentError('an activity with this id is already queued for the execution', w);
-      }
+      this.checkActivityNotQueued(w, new Set());
       this.insertWorkItem({ ...w, name: item.name as string, payload: item.payload as Json }, now, now);
     }
     this.deadLetters.delete(id);
@@ -595,6 +588,15 @@ export class MemoryProvider implements Provider {
     }
   }
 
+  /** One queued work item per (instance, execution, activityId); `leaving` are work item ids the same write deletes. */
+  private checkActivityNotQueued(w: ActivityKey, leaving: Set<string>): void {
+    for (const q of this.workItems.values()) {
+      if (!leaving.has(q.id) && q.instanceId === w.instanceId && q.executionId === w.executionId && q.activityId === w.activityId) {
+        throw activityQueuedError(w);
+      }
+    }
+  }
+
   private insertMessage(m: MessageArgs, visibleAt: number): string {
     const id = String(++this.lastMessageId);
     this.messages.set(id, {
@@ -652,6 +654,14 @@ export class MemoryProvider implements Provider {
     for (const m of [...this.messages.values()]) if (ids.has(m.instanceId)) this.messages.delete(m.id);
     for (const w of [...this.workItems.values()]) if (ids.has(w.instanceId)) this.workItems.delete(w.id);
   }
+}
+
+interface ActivityKey { instanceId: string; executionId: number; activityId: string }
+
+function activityQueuedError(w: ActivityKey): InvalidArgumentError {
+  return new InvalidArgumentError('an activity with this id is already queued for the execution', {
+    instanceId: w.instanceId, executionId: w.executionId, activityId: w.activityId,
+  });
 }
 
 function workItemJson(w: StoredWorkItem): Json {

@@ -1,8 +1,8 @@
 /**
  * The PostgreSQL provider: every contract method is one round trip to a stored function of
- * schema/migrations (called as a named prepared statement), except reads that are one plain
- * statement. Arguments are checked here with the reference model's checks (providers/memory/
- * arguments.ts), so both providers refuse exactly the same input before anything is written.
+ * schema/migrations/001_init.sql (called as a named prepared statement), except reads that are one
+ * plain statement. Arguments are checked here with the checks the reference model uses
+ * (providers/arguments.ts), so both providers refuse exactly the same input before anything is written.
  */
 import pg from 'pg';
 import Cursor from 'pg-cursor';
@@ -26,6 +26,8 @@ import { Notifier, type QueueName } from './notifier.js';
 import { statements, type Statement, type Statements } from './statements.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A bigint row id as text (message and dead-letter ids); anything else names no row. */
+const ROW_ID = /^\d{1,18}$/;
 const HISTORY_BATCH = 200;
 /** Group commit: batches of acks in flight at once (each holds a connection), and acks per batch. */
 const ACKS_IN_FLIGHT = 2;
@@ -105,13 +107,7 @@ export class PostgresProvider implements Provider {
   }
 
   async fetchOrchestrationItems(opts: FetchOptions): Promise<OrchestrationItem[]> {
-    const args = fetchArgs(opts);
-    const owner = opts.owner ?? null;
-    return this.longPoll('orchestrator', args, async () => {
-      const items = (await this.query(this.sql.fetchOrchestration, [this.nowParam(), ms(args.lockMs), args.max, owner])) as OrchestrationItem[];
-      if (items[0]) this.observeNow(items[0].now);
-      return items;
-    });
+    return this.fetchItems<OrchestrationItem>('orchestrator', this.sql.fetchOrchestration, opts);
   }
 
   async ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta, opts?: AckOptions): Promise<WorkItem[]> {
@@ -122,7 +118,7 @@ export class PostgresProvider implements Provider {
     if (keep.size !== args.keepMessageIds.length || dead.size !== args.deadLetterMessageIds.length || [...keep].some((id) => dead.has(id))) {
       throw new InvalidArgumentError('keepMessageIds and deadLetterMessageIds must be distinct fetched ids');
     }
-    if ([...keep, ...dead].some((id) => !/^\d{1,18}$/.test(id))) {
+    if ([...keep, ...dead].some((id) => !ROW_ID.test(id))) {
       throw new InvalidArgumentError('keepMessageIds and deadLetterMessageIds must be messages fetched with this lock');
     }
     const token = this.token(lockToken);
@@ -137,25 +133,17 @@ export class PostgresProvider implements Provider {
   }
 
   async abandonOrchestrationItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
-    const { delayMs, countAttempt } = abandonArgs(opts);
-    await this.query(this.sql.abandonOrchestration, [this.nowParam(), this.token(lockToken), ms(delayMs), countAttempt]);
+    await this.abandon(this.sql.abandonOrchestration, lockToken, opts);
   }
 
   async renewOrchestrationLock(lockToken: string, lockMs: number): Promise<number> {
-    const duration = ms(requirePositiveMs(lockMs, 'lockMs'));
-    return Number(await this.query(this.sql.renewOrchestration, [this.nowParam(), this.token(lockToken), duration]));
+    return this.renew(this.sql.renewOrchestration, lockToken, lockMs);
   }
 
   // ------------------------------------------------------------ worker queue
 
   async fetchWorkItems(opts: FetchOptions): Promise<WorkItem[]> {
-    const args = fetchArgs(opts);
-    const owner = opts.owner ?? null;
-    return this.longPoll('worker', args, async () => {
-      const items = (await this.query(this.sql.fetchWork, [this.nowParam(), ms(args.lockMs), args.max, owner])) as WorkItem[];
-      if (items[0]) this.observeNow(items[0].now);
-      return items;
-    });
+    return this.fetchItems<WorkItem>('worker', this.sql.fetchWork, opts);
   }
 
   async ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<void> {
@@ -167,13 +155,11 @@ export class PostgresProvider implements Provider {
   }
 
   async abandonWorkItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
-    const { delayMs, countAttempt } = abandonArgs(opts);
-    await this.query(this.sql.abandonWork, [this.nowParam(), this.token(lockToken), ms(delayMs), countAttempt]);
+    await this.abandon(this.sql.abandonWork, lockToken, opts);
   }
 
   async renewWorkItemLock(lockToken: string, lockMs: number): Promise<number> {
-    const duration = ms(requirePositiveMs(lockMs, 'lockMs'));
-    return Number(await this.query(this.sql.renewWork, [this.nowParam(), this.token(lockToken), duration]));
+    return this.renew(this.sql.renewWork, lockToken, lockMs);
   }
 
   // ------------------------------------------------------------ reads
@@ -233,14 +219,13 @@ export class PostgresProvider implements Provider {
   }
 
   async queueDepths(): Promise<QueueDepths> {
-    const depths = (await this.query(this.sql.queueDepths, [this.nowParam()])) as QueueDepths;
-    return depths;
+    return (await this.query(this.sql.queueDepths, [this.nowParam()])) as QueueDepths;
   }
 
   async listDeadLetters(page?: { cursor?: string | null; limit?: number }): Promise<Page<DeadLetter>> {
     const { cursor, limit } = pageArgs(page);
     const after = cursor === null ? '0' : String(decodeCursor(cursor, ['string'])[0]);
-    if (!/^\d{1,18}$/.test(after)) throw new InvalidArgumentError('page cursor is not one this provider issued', { cursor });
+    if (!ROW_ID.test(after)) throw new InvalidArgumentError('page cursor is not one this provider issued', { cursor });
     const rows = (await this.queryRows(this.sql.listDeadLetters, [after, limit + 1])) as DeadLetter[];
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
@@ -270,7 +255,7 @@ export class PostgresProvider implements Provider {
 
   async redriveDeadLetter(id: string): Promise<void> {
     requireId(id, 'id');
-    if (!/^\d{1,18}$/.test(id)) throw new InvalidArgumentError(`dead letter '${id}' does not exist`, { id }, 'DEAD_LETTER_NOT_FOUND');
+    if (!ROW_ID.test(id)) throw new InvalidArgumentError(`dead letter '${id}' does not exist`, { id }, 'DEAD_LETTER_NOT_FOUND');
     await this.query(this.sql.redrive, [this.nowParam(), id]);
   }
 
@@ -316,6 +301,28 @@ export class PostgresProvider implements Provider {
     requireId(lockToken, 'lockToken');
     if (!UUID.test(lockToken)) throw new LockLostError(undefined, { lockToken });
     return lockToken;
+  }
+
+  /** Both queues' fetch: the items locked for the caller, or a long-poll until some are. */
+  private fetchItems<T extends { now: number }>(queue: QueueName, stmt: Statement, opts: FetchOptions): Promise<T[]> {
+    const args = fetchArgs(opts);
+    const owner = opts.owner ?? null;
+    return this.longPoll(queue, args, async () => {
+      const items = (await this.query(stmt, [this.nowParam(), ms(args.lockMs), args.max, owner])) as T[];
+      if (items[0]) this.observeNow(items[0].now);
+      return items;
+    });
+  }
+
+  private async abandon(stmt: Statement, lockToken: string, opts: AbandonOptions | undefined): Promise<void> {
+    const { delayMs, countAttempt } = abandonArgs(opts);
+    await this.query(stmt, [this.nowParam(), this.token(lockToken), ms(delayMs), countAttempt]);
+  }
+
+  /** The new lockedUntil. */
+  private async renew(stmt: Statement, lockToken: string, lockMs: number): Promise<number> {
+    const duration = ms(requirePositiveMs(lockMs, 'lockMs'));
+    return Number(await this.query(stmt, [this.nowParam(), this.token(lockToken), duration]));
   }
 
   private async nextVisibleAt(queue: QueueName): Promise<number | null> {

@@ -112,14 +112,13 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): DispatchL
         log.info('shutting down; activity abandoned for another attempt');
         return abandon(item, log, 0, false);
       case 'failed': {
-        const error = toErrorInfo(result.error);
         if (item.attempt < maxAttempts) {
           const delayMs = retryDelayMs(definition.retry, item.attempt, Math.random());
           log.warn({ err: result.error, delayMs }, 'activity attempt failed; will retry');
           return abandon(item, log, delayMs, true);
         }
         log.error({ err: result.error }, 'activity failed; no attempts left');
-        return ack(item, log, failed(item, error as unknown as Json));
+        return ack(item, log, failed(item, toErrorInfo(result.error) as unknown as Json));
       }
     }
   };

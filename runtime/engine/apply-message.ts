@@ -5,6 +5,7 @@
  */
 import { initialTransition, transition, type AnyMachineSnapshot, type EventObject } from 'xstate';
 import type { Json, OrchestratorMessage, OrchestratorMessageKind } from '../../providers/contract.js';
+import { isTerminal } from '../../providers/types.js';
 import { NondeterminismError, TerminatedError } from '../errors.js';
 import type { Execution, TurnRecorder } from './execution.js';
 import { toErrorInfo } from './error-info.js';
@@ -32,8 +33,8 @@ export function eventDataOf(msg: OrchestratorMessage, now: number): EventData {
 
 type Payload = Record<string, Json | undefined>;
 
-function payloadOf(data: EventData): Payload {
-  return typeof data.payload === 'object' && data.payload !== null && !Array.isArray(data.payload) ? (data.payload as Payload) : {};
+function payloadOf(payload: Json): Payload {
+  return typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Payload) : {};
 }
 
 export function applyStarted(exec: Execution, rec: TurnRecorder, data: StartedData): StepResult {
@@ -47,11 +48,11 @@ export function applyStarted(exec: Execution, rec: TurnRecorder, data: StartedDa
  * undefined: apply it. Replays never classify: what was recorded as applied is applied.
  */
 export function classifyMessage(exec: Execution, msg: OrchestratorMessage): 'keep' | string | undefined {
-  if (exec.status === 'completed' || exec.status === 'failed' || exec.status === 'terminated') return `instance is ${exec.status}`;
+  if (isTerminal(exec.status)) return `instance is ${exec.status}`;
   if (msg.kind === 'start') return 'instance already started';
   if (msg.executionId !== null && msg.executionId !== exec.executionId) return `message for execution ${msg.executionId}, current is ${exec.executionId}`;
   if (exec.status === 'suspended' && msg.kind !== 'terminate' && msg.kind !== 'resume' && msg.kind !== 'suspend') return 'keep';
-  const p = payloadOf({ payload: msg.payload } as EventData);
+  const p = payloadOf(msg.payload);
   switch (msg.kind) {
     case 'event':
       return typeof p.type === 'string' ? undefined : 'payload is not a machine event (no string type)';
@@ -73,7 +74,7 @@ export function classifyMessage(exec: Execution, msg: OrchestratorMessage): 'kee
 /** Applies one message (recorded as an 'event' history entry). */
 export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData): StepResult {
   const seq = rec.record('event', data as unknown as Json);
-  const p = payloadOf(data);
+  const p = payloadOf(data.payload);
   const step = (event: EventObject): StepResult => {
     if (exec.machine === null) throw new NondeterminismError('an event was recorded before the execution started', { seq });
     const from = exec.machine;

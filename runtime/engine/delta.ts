@@ -4,6 +4,7 @@
  * same id in one ack, whatever order it applies them in.
  */
 import type { ErrorInfo, InstanceStatus, Json, OrchestrationDelta, OrchestratorMessageInput, ParentRef, StartPayload } from '../../providers/contract.js';
+import { isTerminal } from '../../providers/types.js';
 import type { AfterCommitAction } from './api.js';
 import type { RecordedCommand } from './execution.js';
 
@@ -61,7 +62,7 @@ export function parentNotification(
   output: Json | null,
   error: ErrorInfo | null,
 ): OrchestratorMessageInput | undefined {
-  if (parent === null || (status !== 'completed' && status !== 'failed' && status !== 'terminated')) return undefined;
+  if (parent === null || !isTerminal(status)) return undefined;
   const base = { invokeId: parent.invokeId, childInstanceId: instanceId };
   return status === 'completed'
     ? { instanceId: parent.instanceId, executionId: parent.executionId, kind: 'childCompleted', payload: { ...base, output } }

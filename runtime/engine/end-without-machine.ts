@@ -3,7 +3,7 @@
  * messages, poison, a nondeterministic definition, and a turn that broke a rule (whose computed
  * results are all discarded). They write from the state BEFORE the turn.
  */
-import type { HistoryEventInput, InstanceRecord, Json, OrchestrationDelta } from '../../providers/contract.js';
+import type { InstanceRecord, Json, OrchestrationDelta } from '../../providers/contract.js';
 import type { TurnOutcome } from './api.js';
 import { parentNotification } from './delta.js';
 import { toErrorInfo } from './error-info.js';
@@ -17,7 +17,7 @@ export function consumeAfterEnd(frame: Frame): TurnOutcome {
   const record = frame.record!;
   const rec = new TurnRecorder(record.executionId, record.historyLength, false);
   for (const msg of frame.input.item.messages) recordDropped(rec, msg, `instance is ${record.status}`);
-  return commitWithoutMachine(frame, rec, { ...writeOfRecord(record) }, [], []);
+  return commitWithoutMachine(frame, rec, writeOfRecord(record), [], []);
 }
 
 export function onNondeterminism(frame: Frame, err: NondeterminismError): TurnOutcome {
@@ -87,7 +87,7 @@ function commitWithoutMachine(
 ): TurnOutcome {
   const delta: OrchestrationDelta = {
     instance: write,
-    history: rec.history as HistoryEventInput[],
+    history: rec.history,
     messages: extra.messages ?? [],
     timers: [],
     workItems: [],

@@ -172,8 +172,8 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
   const persisted = stored.machine as Record<string, Json>;
   const work = deltaOfCommands(exec.instanceId, rec.commands);
   const parent = record?.parent ?? frame.start?.payload.parent ?? null;
-  const wasTerminal = record !== null && isTerminal(record.status);
-  const notify = wasTerminal ? undefined : parentNotification(exec.instanceId, parent, exec.status, exec.output, exec.error);
+  // A record that was terminal before the turn never gets here (consumeAfterEnd), so a terminal status is new.
+  const notify = parentNotification(exec.instanceId, parent, exec.status, exec.output, exec.error);
   const delta: OrchestrationDelta = {
     instance: {
       name: frame.definition.name,

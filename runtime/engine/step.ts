@@ -12,6 +12,7 @@ import { readPlaceholder } from '../definitions/placeholders.js';
 import { InvalidDefinitionError, MachineCodeError } from '../errors.js';
 import { diagnosticCopy, toErrorInfo } from './error-info.js';
 import type { Execution, TurnRecorder } from './execution.js';
+import { emptyPending } from './stored-snapshot.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 
 interface ActionObject {
@@ -85,7 +86,7 @@ export function cancelAllPending(exec: Execution, rec: TurnRecorder): void {
   for (const activityId of Object.keys(exec.pending.activities)) rec.command({ type: 'cancelActivity', activityId });
   for (const timerId of Object.keys(exec.pending.timers)) rec.command({ type: 'cancelTimer', timerId });
   for (const childInstanceId of Object.keys(exec.pending.children)) rec.command({ type: 'terminateChild', childInstanceId });
-  exec.pending = { activities: {}, timers: {}, children: {} };
+  exec.pending = emptyPending();
 }
 
 function applyAction(exec: Execution, rec: TurnRecorder, action: ActionObject, now: number, spawned: Set<string>): void {
@@ -188,16 +189,15 @@ function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unkn
 }
 
 function stopChild(exec: Execution, rec: TurnRecorder, invokeId: string | undefined): void {
-  for (const [activityId, a] of Object.entries(exec.pending.activities)) {
-    if (a.invokeId !== invokeId) continue;
-    delete exec.pending.activities[activityId];
-    rec.command({ type: 'cancelActivity', activityId });
-  }
-  for (const [childInstanceId, c] of Object.entries(exec.pending.children)) {
-    if (c.invokeId !== invokeId) continue;
-    delete exec.pending.children[childInstanceId];
-    rec.command({ type: 'terminateChild', childInstanceId });
-  }
+  for (const activityId of takeInvoked(exec.pending.activities, invokeId)) rec.command({ type: 'cancelActivity', activityId });
+  for (const childInstanceId of takeInvoked(exec.pending.children, invokeId)) rec.command({ type: 'terminateChild', childInstanceId });
+}
+
+/** Removes the outstanding entries of one invoke id from a pending table and returns their keys, in order. */
+function takeInvoked(table: Record<string, { invokeId: string }>, invokeId: string | undefined): string[] {
+  const keys = Object.keys(table).filter((key) => table[key]!.invokeId === invokeId);
+  for (const key of keys) delete table[key];
+  return keys;
 }
 
 /**
