@@ -41,18 +41,10 @@ interface InstanceLock {
   messageIds: Set<string>;
 }
 
-interface StoredWorkItem {
-  id: string;
-  instanceId: string;
-  executionId: number;
-  activityId: string;
-  name: string;
-  payload: Json;
-  attempt: number;
-  enqueuedAt: number;
+/** A queued work item: what a fetch hands out, plus when it is visible; unlocked while lockToken is null. */
+interface StoredWorkItem extends Omit<WorkItem, 'lockToken' | 'now'> {
   visibleAt: number;
   lockToken: string | null;
-  lockedUntil: number;
 }
 
 /** Queued things sort by when they became visible, then by enqueue order. */
