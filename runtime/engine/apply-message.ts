@@ -81,6 +81,21 @@ export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData):
     const machine = exec.definition.machine;
     return runStep(exec, rec, { seq, now: data.now }, () => transition(machine, from, event) as [AnyMachineSnapshot, never[]]);
   };
+  // A finished child stays in XState's snapshot.children (pure or live) until its state exits or the
+  // machine ends, and every later step that persists or stops children copies it: O(n²) for a
+  // fan-out. Once its result is applied nothing can address it any more, so it is removed, unless the
+  // step replaced it with a new child of the same id.
+  const stepAndForget = (invokeId: string, event: EventObject): StepResult => {
+    const finished = exec.machine?.children[invokeId];
+    const result = step(event);
+    const machine = exec.machine;
+    if (finished !== undefined && machine !== null && machine.children[invokeId] === finished) {
+      // In place: copying the map per result would be O(n²) again. Nothing else holds it: XState shares
+      // it only with the snapshot before this step, which the execution has just replaced.
+      delete (machine.children as Record<string, unknown>)[invokeId];
+    }
+    return result;
+  };
   switch (data.kind) {
     case 'event':
       return step(p as unknown as EventObject);
@@ -88,7 +103,7 @@ export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData):
     case 'activityFailed': {
       const activityId = String(p.activityId);
       const invokeId = takePending(exec.pending.activities, activityId, seq).invokeId;
-      return step(actorResultEvent(invokeId, data.kind === 'activityCompleted', p));
+      return stepAndForget(invokeId, actorResultEvent(invokeId, data.kind === 'activityCompleted', p));
     }
     case 'timerFired': {
       takePending(exec.pending.timers, String(data.timerId ?? p.timerId), seq);
@@ -97,7 +112,7 @@ export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData):
     case 'childCompleted':
     case 'childFailed': {
       const invokeId = takePending(exec.pending.children, String(p.childInstanceId), seq).invokeId;
-      return step(actorResultEvent(invokeId, data.kind === 'childCompleted', p));
+      return stepAndForget(invokeId, actorResultEvent(invokeId, data.kind === 'childCompleted', p));
     }
     case 'terminate': {
       const reason = typeof p.reason === 'string' ? p.reason : undefined;

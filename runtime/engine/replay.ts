@@ -69,7 +69,7 @@ function compareCommands(instanceId: string, recorded: Json[], replayed: Json[])
 /** The stored snapshot JSON of an execution (what runTurn writes into InstanceWrite.snapshot). */
 export function storedSnapshotOf(exec: Execution): StoredSnapshot {
   if (exec.machine === null) throw new Error('the execution has not started');
-  return { machine: persistMachine(exec.definition.machine, exec.machine), pending: exec.pending, counter: exec.counter };
+  return { machine: persistMachine(exec.definition.machine, exec.machine, exec.maxPayloadBytes), pending: exec.pending, counter: exec.counter };
 }
 
 export interface ReplayResult {

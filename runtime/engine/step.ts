@@ -46,9 +46,8 @@ export function runStep(
     throw new MachineCodeError(`machine code threw while applying event #${at.seq}: ${info.message}`, { seq: at.seq, error: info.message }, err);
   }
   exec.machine = next;
-  // The persisted form turns ActorRefs in context into references but keeps everything else as-is.
-  const persisted = exec.definition.machine.getPersistedSnapshot(next) as { context?: unknown; children?: unknown };
-  assertJsonSafe(persisted.context, 'context', exec.maxPayloadBytes);
+  // The context's JSON safety is checked once per turn, on the snapshot that is stored
+  // (storedSnapshotOf): persisting here, per step, copied every child of the machine each time.
 
   const can = actions.find((a) => a.type === CONTINUE_AS_NEW_ACTION);
   if (can) {
@@ -59,7 +58,7 @@ export function runStep(
   }
   const spawnedByAction = new Set<string>();
   for (const action of actions) applyAction(exec, rec, action, at.now, spawnedByAction);
-  scheduleAssignSpawns(exec, rec, before, next, persisted, spawnedByAction);
+  scheduleAssignSpawns(exec, rec, before, next, spawnedByAction);
 
   if (next.status === 'done') {
     const output = (next.output ?? null) as unknown;
@@ -209,13 +208,15 @@ function scheduleAssignSpawns(
   rec: TurnRecorder,
   before: AnyMachineSnapshot | null,
   next: AnyMachineSnapshot,
-  persisted: { children?: unknown },
   announced: Set<string>,
 ): void {
+  // XState copies the children map whenever it changes, so an unchanged map has no new child.
+  if (before !== null && next.children === before.children) return;
+  const unannounced = Object.keys(next.children as Record<string, unknown>).filter((id) => !announced.has(id) && !(before !== null && id in before.children));
+  if (unannounced.length === 0) return;
+  // The persisted form is where XState exposes a child's src and input.
+  const persisted = exec.definition.machine.getPersistedSnapshot(next) as { children?: unknown };
   const children = (persisted.children ?? {}) as Record<string, { src?: unknown; snapshot?: { input?: unknown } }>;
-  for (const id of Object.keys(next.children as Record<string, unknown>)) {
-    if (announced.has(id) || (before !== null && id in before.children)) continue;
-    scheduleChild(exec, rec, id, children[id]?.src, children[id]?.snapshot?.input);
-  }
+  for (const id of unannounced) scheduleChild(exec, rec, id, children[id]?.src, children[id]?.snapshot?.input);
 }
 

@@ -10,6 +10,7 @@
  */
 import { createActor, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import type { Json } from '../../providers/types.js';
+import { assertJsonSafe } from '../../providers/json-safety.js';
 import { NondeterminismError } from '../errors.js';
 
 export interface Pending {
@@ -40,9 +41,15 @@ export function readStoredSnapshot(json: Json | null): StoredSnapshot | undefine
   return json as unknown as StoredSnapshot;
 }
 
-/** The persisted form of a live machine snapshot, as it will read back from storage (JSON round trip). */
-export function persistMachine(machine: AnyStateMachine, snapshot: AnyMachineSnapshot): Record<string, Json> {
-  return JSON.parse(JSON.stringify(machine.getPersistedSnapshot(snapshot))) as Record<string, Json>;
+/**
+ * The persisted form of a live machine snapshot, as it will read back from storage (JSON round trip).
+ * Its context must be JSON-safe (NotJsonSafeError / PayloadTooLargeError otherwise): the persisted form
+ * turns ActorRefs in context into references but keeps everything else as-is.
+ */
+export function persistMachine(machine: AnyStateMachine, snapshot: AnyMachineSnapshot, maxPayloadBytes: number | undefined): Record<string, Json> {
+  const persisted = machine.getPersistedSnapshot(snapshot) as { context?: unknown };
+  assertJsonSafe(persisted.context, 'context', maxPayloadBytes);
+  return JSON.parse(JSON.stringify(persisted)) as Record<string, Json>;
 }
 
 /**
