@@ -9,7 +9,19 @@ import type {
 } from './contract.js';
 import type { InstanceStatus, Json } from './types.js';
 import { InvalidArgumentError } from './errors.js';
-import { jsonCopy } from './json-safety.js';
+import { assertJsonSafe, jsonCopy } from './json-safety.js';
+
+/**
+ * How a JSON field is taken once it is checked: copied (jsonCopy, the default: a provider that keeps
+ * the caller's objects must not share them), or as it is (checkedJson: a provider that serialises the
+ * arguments before it returns to the caller, where a copy would only be thrown away).
+ */
+export type TakeJson = (value: unknown, what: string) => Json;
+
+export const checkedJson: TakeJson = (value, what) => {
+  assertJsonSafe(value, what);
+  return value;
+};
 
 export const MESSAGE_KINDS: readonly OrchestratorMessageKind[] = [
   'start', 'event', 'activityCompleted', 'activityFailed', 'timerFired',
@@ -111,14 +123,14 @@ export interface MessageArgs {
   visibleAt: number | null;
 }
 
-export function messageArgs(msg: unknown, what: string): MessageArgs {
+export function messageArgs(msg: unknown, what: string, take: TakeJson = jsonCopy): MessageArgs {
   const o = requireObject(msg, what);
   if (!MESSAGE_KINDS.includes(o.kind as OrchestratorMessageKind)) fail(`${what}.kind '${String(o.kind)}' is unknown`, { kind: o.kind });
   if (o.payload === undefined) fail(`${what}.payload is required`);
   return {
     instanceId: requireId(o.instanceId, `${what}.instanceId`),
     kind: o.kind as OrchestratorMessageKind,
-    payload: jsonCopy(o.payload, `${what}.payload`),
+    payload: take(o.payload, `${what}.payload`),
     executionId: o.executionId == null ? null : requireInteger(o.executionId, 1, `${what}.executionId`),
     timerId: o.timerId == null ? null : requireId(o.timerId, `${what}.timerId`),
     visibleAt: o.visibleAt == null ? null : requireTime(o.visibleAt, `${what}.visibleAt`),
@@ -135,18 +147,18 @@ function parentArgs(value: unknown, what: string): ParentRef | null {
   };
 }
 
-function errorArgs(value: unknown, what: string): ErrorInfo | null {
+function errorArgs(value: unknown, what: string, take: TakeJson): ErrorInfo | null {
   if (value == null) return null;
   const o = requireObject(value, what);
   requireString(o.name, `${what}.name`);
   requireString(o.message, `${what}.message`);
-  return jsonCopy(o, what) as unknown as ErrorInfo;
+  return take(o, what) as unknown as ErrorInfo;
 }
 
 /** The instance write with `passedExecutionInputs` always present (absent = none). */
 export type InstanceWriteArgs = InstanceWrite & { passedExecutionInputs: Json[] };
 
-function instanceArgs(value: unknown): InstanceWriteArgs {
+function instanceArgs(value: unknown, take: TakeJson): InstanceWriteArgs {
   const o = requireObject(value, 'delta.instance');
   if (!STATUSES.includes(o.status as InstanceStatus)) fail(`delta.instance.status '${String(o.status)}' is unknown`);
   const passed = o.passedExecutionInputs ?? [];
@@ -156,48 +168,48 @@ function instanceArgs(value: unknown): InstanceWriteArgs {
     version: requireString(o.version, 'delta.instance.version'),
     executionId: requireInteger(o.executionId, 1, 'delta.instance.executionId'),
     status: o.status as InstanceStatus,
-    stateValue: jsonCopy(o.stateValue, 'delta.instance.stateValue'),
-    context: jsonCopy(o.context, 'delta.instance.context'),
-    input: jsonCopy(o.input, 'delta.instance.input'),
-    passedExecutionInputs: passed.map((input, i) => jsonCopy(input, `delta.instance.passedExecutionInputs[${i}]`)),
-    output: o.output === undefined ? null : jsonCopy(o.output, 'delta.instance.output'),
-    error: errorArgs(o.error, 'delta.instance.error'),
-    snapshot: o.snapshot === undefined ? null : jsonCopy(o.snapshot, 'delta.instance.snapshot'),
+    stateValue: take(o.stateValue, 'delta.instance.stateValue'),
+    context: take(o.context, 'delta.instance.context'),
+    input: take(o.input, 'delta.instance.input'),
+    passedExecutionInputs: passed.map((input, i) => take(input, `delta.instance.passedExecutionInputs[${i}]`)),
+    output: o.output === undefined ? null : take(o.output, 'delta.instance.output'),
+    error: errorArgs(o.error, 'delta.instance.error', take),
+    snapshot: o.snapshot === undefined ? null : take(o.snapshot, 'delta.instance.snapshot'),
     definitionHash: requireString(o.definitionHash, 'delta.instance.definitionHash'),
     parent: parentArgs(o.parent, 'delta.instance.parent'),
   };
 }
 
-function historyArgs(value: unknown, i: number): HistoryEventInput {
+function historyArgs(value: unknown, i: number, take: TakeJson): HistoryEventInput {
   const o = requireObject(value, `delta.history[${i}]`);
   return {
     executionId: requireInteger(o.executionId, 1, `delta.history[${i}].executionId`),
     seq: requireInteger(o.seq, 0, `delta.history[${i}].seq`),
     type: requireId(o.type, `delta.history[${i}].type`),
-    data: jsonCopy(o.data, `delta.history[${i}].data`),
+    data: take(o.data, `delta.history[${i}].data`),
   };
 }
 
-function timerArgs(value: unknown, i: number): TimerInput {
+function timerArgs(value: unknown, i: number, take: TakeJson): TimerInput {
   const o = requireObject(value, `delta.timers[${i}]`);
   return {
     timerId: requireId(o.timerId, `delta.timers[${i}].timerId`),
     fireAt: requireTime(o.fireAt, `delta.timers[${i}].fireAt`),
     executionId: requireInteger(o.executionId, 1, `delta.timers[${i}].executionId`),
-    payload: jsonCopy(o.payload, `delta.timers[${i}].payload`),
+    payload: take(o.payload, `delta.timers[${i}].payload`),
   };
 }
 
 export interface WorkItemArgs extends Omit<WorkItemInput, 'visibleAt'> { visibleAt: number | null }
 
-export function workItemArgs(value: unknown, what: string): WorkItemArgs {
+export function workItemArgs(value: unknown, what: string, take: TakeJson = jsonCopy): WorkItemArgs {
   const o = requireObject(value, what);
   return {
     instanceId: requireId(o.instanceId, `${what}.instanceId`),
     executionId: requireInteger(o.executionId, 1, `${what}.executionId`),
     activityId: requireId(o.activityId, `${what}.activityId`),
     name: requireId(o.name, `${what}.name`),
-    payload: jsonCopy(o.payload, `${what}.payload`),
+    payload: take(o.payload, `${what}.payload`),
     visibleAt: o.visibleAt == null ? null : requireTime(o.visibleAt, `${what}.visibleAt`),
   };
 }
@@ -216,18 +228,18 @@ export interface DeltaArgs {
 }
 
 /** Shape checks only; checks against stored state (duplicates, lock membership) happen in the provider. */
-export function deltaArgs(delta: OrchestrationDelta): DeltaArgs {
+export function deltaArgs(delta: OrchestrationDelta, take: TakeJson = jsonCopy): DeltaArgs {
   const o = requireObject(delta, 'delta');
   const list = (key: string): unknown[] => {
     if (!Array.isArray(o[key])) fail(`delta.${key} must be an array`);
     return o[key] as unknown[];
   };
   return {
-    instance: instanceArgs(o.instance),
-    history: list('history').map(historyArgs),
-    messages: list('messages').map((m, i) => messageArgs(m, `delta.messages[${i}]`)),
-    timers: list('timers').map(timerArgs),
-    workItems: list('workItems').map((w, i) => workItemArgs(w, `delta.workItems[${i}]`)),
+    instance: instanceArgs(o.instance, take),
+    history: list('history').map((h, i) => historyArgs(h, i, take)),
+    messages: list('messages').map((m, i) => messageArgs(m, `delta.messages[${i}]`, take)),
+    timers: list('timers').map((t, i) => timerArgs(t, i, take)),
+    workItems: list('workItems').map((w, i) => workItemArgs(w, `delta.workItems[${i}]`, take)),
     cancelTimers: requireStringArray(o.cancelTimers, 'delta.cancelTimers'),
     cancelActivities: requireStringArray(o.cancelActivities, 'delta.cancelActivities'),
     keepMessageIds: requireStringArray(o.keepMessageIds, 'delta.keepMessageIds'),

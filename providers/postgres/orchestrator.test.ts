@@ -340,4 +340,24 @@ test('a constraint violation in the set-based ack of a batch falls back to one b
   assert.equal(await Promise.all(['b', 'd'].map(async (id) => (await p.getInstance(id))?.historyLength)), [2, 2]);
 });
 
+test('an ack waiting for its group commit stores the delta as it was when called, not as its caller changed it since', async ({ p }) => {
+  await p.enqueueOrchestratorMessage(startMessage('a'));
+  const item = await fetchOne(p, 'a');
+  const delta = sampleDelta({ instance: { context: { step: 1 } }, history: historyEvents(1, 0, 1), workItems: [workItem('a', 'w')] });
+  const acked = p.ackOrchestrationItem(item.lockToken, delta);
+  // The batch goes out on a later tick: change everything the caller still holds before it does.
+  (delta.instance.context as { step: number }).step = 2;
+  (delta.history[0]!.data as { i: number }).i = 99;
+  (delta.workItems[0]!.payload as { activityId: string }).activityId = 'changed';
+  delta.history.push(...historyEvents(1, 1, 1));
+  await acked;
+  const record = await p.getInstance('a');
+  assert.equal(record?.context, { step: 1 });
+  assert.is(record?.historyLength, 1);
+  const events = [];
+  for await (const e of p.readHistory('a')) events.push(e.data);
+  assert.equal(events, [{ i: 0 }]);
+  assert.equal((await p.fetchWorkItems({ lockMs: 1000, max: 10 })).map((w) => w.payload), [{ activityId: 'w' }]);
+});
+
 test.run();

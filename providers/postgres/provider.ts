@@ -15,7 +15,7 @@ import type {
 import type { Clock } from '../clock.js';
 import { InstanceNotFoundError, InvalidArgumentError, LockLostError, OutcomeUnknownError } from '../errors.js';
 import {
-  abandonArgs, ackOptionsArgs, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger, requireObject,
+  abandonArgs, ackOptionsArgs, checkedJson, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger, requireObject,
   requirePositiveMs, requireString, requireTime, type FetchArgs,
 } from '../arguments.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
@@ -64,9 +64,13 @@ export class PostgresProvider implements Provider {
   private clockOffsetMs = 0;
   /** Per queue: the notifier generation before the last fetch that returned fewer items than asked; null after a full one. */
   private readonly drained: Record<QueueName, number | null> = { orchestrator: null, worker: null };
-  /** Acks waiting for (or riding in) a group commit; the captured `now` keeps each ack's own provider time. */
-  private readonly orchestrationAcks = new GroupCommit<object, unknown>((acks) => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems'), ACKS_IN_FLIGHT, ACK_BATCH);
-  private readonly workAcks = new GroupCommit<object, unknown>((acks) => this.sendAcks(this.sql.ackWorks, acks), ACKS_IN_FLIGHT, ACK_BATCH);
+  /**
+   * Acks waiting for (or riding in) a group commit, each already serialised: the arguments are
+   * checked, not copied, so they are turned into JSON before the call returns to its caller, who may
+   * change its objects while the ack waits. The captured `now` keeps each ack's own provider time.
+   */
+  private readonly orchestrationAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems'), ACKS_IN_FLIGHT, ACK_BATCH);
+  private readonly workAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackWorks, acks), ACKS_IN_FLIGHT, ACK_BATCH);
   private closed = false;
 
   constructor(init: PostgresProviderInit) {
@@ -100,7 +104,7 @@ export class PostgresProvider implements Provider {
   // ------------------------------------------------------------ orchestrator queue
 
   async enqueueOrchestratorMessage(msg: OrchestratorMessageInput, opts?: { visibleAt?: number }): Promise<{ id: string }> {
-    const args = messageArgs(msg, 'message');
+    const args = messageArgs(msg, 'message', checkedJson);
     const visibleAt = opts?.visibleAt === undefined ? null : ms(requireTime(opts.visibleAt, 'visibleAt'));
     const id = await this.query(this.sql.enqueue, [this.nowParam(), JSON.stringify(args), visibleAt]);
     return { id: String(id) };
@@ -111,7 +115,7 @@ export class PostgresProvider implements Provider {
   }
 
   async ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta, opts?: AckOptions): Promise<WorkItem[]> {
-    const args = deltaArgs(delta);
+    const args = deltaArgs(delta, checkedJson);
     const lockWork = ackOptionsArgs(opts);
     const keep = new Set(args.keepMessageIds);
     const dead = new Set(args.deadLetterMessageIds);
@@ -129,7 +133,7 @@ export class PostgresProvider implements Provider {
       workItems: args.workItems.map((w) => ({ ...w, visibleAt: w.visibleAt === null ? null : ms(w.visibleAt) })),
     };
     const entry = { now: this.nowParam(), token, delta: body, ...(lockWork ? { lockWork: { ...lockWork, lockMs: ms(lockWork.lockMs) } } : {}) };
-    return (await this.orchestrationAcks.submit(entry)) as WorkItem[];
+    return (await this.orchestrationAcks.submit(JSON.stringify(entry))) as WorkItem[];
   }
 
   async abandonOrchestrationItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
@@ -147,11 +151,11 @@ export class PostgresProvider implements Provider {
   }
 
   async ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<void> {
-    const args = messageArgs(result, 'result');
+    const args = messageArgs(result, 'result', checkedJson);
     const o = opts === undefined ? {} : requireObject(opts, 'ack options');
     const reason = o.deadLetterReason === undefined ? null : requireString(o.deadLetterReason, 'deadLetterReason');
     const body = { ...args, visibleAt: args.visibleAt === null ? null : ms(args.visibleAt) };
-    await this.workAcks.submit({ now: this.nowParam(), token: this.token(lockToken), result: body, deadLetterReason: reason });
+    await this.workAcks.submit(JSON.stringify({ now: this.nowParam(), token: this.token(lockToken), result: body, deadLetterReason: reason }));
   }
 
   async abandonWorkItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
@@ -390,8 +394,8 @@ export class PostgresProvider implements Provider {
    * One group commit: the acks as one statement, each answered with its own outcome (its value
    * `field` of the row's entry, or its error mapped as if it had been raised alone).
    */
-  private async sendAcks(stmt: Statement, acks: object[], field?: string): Promise<Array<Outcome<unknown>>> {
-    const results = (await this.ackQuery(stmt, [JSON.stringify(acks)])) as Array<{ error?: AckError } & Record<string, unknown>>;
+  private async sendAcks(stmt: Statement, acks: string[], field?: string): Promise<Array<Outcome<unknown>>> {
+    const results = (await this.ackQuery(stmt, [`[${acks.join(',')}]`])) as Array<{ error?: AckError } & Record<string, unknown>>;
     return results.map((r) => (r.error ? { ok: false, error: toProviderError(ackError(r.error)) } : { ok: true, value: field ? r[field] : undefined }));
   }
 
