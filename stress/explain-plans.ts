@@ -46,6 +46,16 @@ async function fill(client: pg.Client, s: string, rows: number): Promise<void> {
   await client.query(`ANALYZE ${s}.orchestrator_queue, ${s}.instances, ${s}.instance_locks, ${s}.worker_queue`);
 }
 
+/** What a turn commits: the instance, a history entry, a message, a timer, a work item (activity id `activity`), cancellations. */
+function turnDelta(now: number, activity: string) {
+  return {
+    instance: { name: 'n', version: '1', executionId: 1, status: 'running', stateValue: 's', context: {}, input: null, output: null, error: null, snapshot: null, definitionHash: 'h', parent: null },
+    history: [{ executionId: 1, seq: 0, type: 't', data: {} }], messages: [{ instanceId: 'other', kind: 'event', payload: {} }],
+    timers: [{ timerId: `t-${activity}`, fireAt: now + 1000, executionId: 1, payload: {} }], workItems: [{ instanceId: 'x', executionId: 1, activityId: activity, name: 'act', payload: {} }],
+    cancelTimers: ['t0'], cancelActivities: ['a0'], keepMessageIds: [], deadLetterMessageIds: [],
+  };
+}
+
 /** The hot calls, in order, each inside the same rolled-back transaction (later ones use earlier results). */
 function hotCalls(s: string, now: number): Array<{ call: string; run: (c: pg.Client, state: Record<string, string>) => Promise<void> }> {
   const one = async (c: pg.Client, text: string, values: unknown[]) => (await c.query(text, values)).rows[0]?.r;
@@ -53,15 +63,14 @@ function hotCalls(s: string, now: number): Array<{ call: string; run: (c: pg.Cli
     { call: 'enqueue_orchestrator_message', run: async (c) => void (await one(c, `SELECT ${s}.enqueue_orchestrator_message($1, $2::jsonb, NULL) AS r`, [now, JSON.stringify({ instanceId: 'new', kind: 'event', payload: {} })])) },
     { call: 'fetch_orchestration_items', run: async (c, st) => {
       const items = await one(c, `SELECT ${s}.fetch_orchestration_items($1, 60000, 4, 'explain') AS r`, [now]);
-      st.orch = items[0].lockToken; st.orch2 = items[1].lockToken;
+      st.orch = items[0].lockToken; st.orch2 = items[1].lockToken; st.orch3 = items[2].lockToken;
     } },
     { call: 'renew_orchestration_lock', run: async (c, st) => void (await one(c, `SELECT ${s}.renew_orchestration_lock($1, $2::uuid, 60000) AS r`, [now, st.orch])) },
-    { call: 'ack_orchestration_item', run: async (c, st) => void (await one(c, `SELECT ${s}.ack_orchestration_item($1, $2::uuid, $3::jsonb) AS r`, [now, st.orch, JSON.stringify({
-      instance: { name: 'n', version: '1', executionId: 1, status: 'running', stateValue: 's', context: {}, input: null, output: null, error: null, snapshot: null, definitionHash: 'h', parent: null },
-      history: [{ executionId: 1, seq: 0, type: 't', data: {} }], messages: [{ instanceId: 'other', kind: 'event', payload: {} }],
-      timers: [{ timerId: 't', fireAt: now + 1000, executionId: 1, payload: {} }], workItems: [{ instanceId: 'x', executionId: 1, activityId: 'b', name: 'act', payload: {} }],
-      cancelTimers: ['t0'], cancelActivities: ['a0'], keepMessageIds: [], deadLetterMessageIds: [],
-    })])) },
+    { call: 'ack_orchestration_item', run: async (c, st) => void (await one(c, `SELECT ${s}.ack_orchestration_item($1, $2::uuid, $3::jsonb) AS r`, [now, st.orch, JSON.stringify(turnDelta(now, 'b'))])) },
+    // The group commit: the set-based path, with eager locking of the new work item.
+    { call: 'ack_orchestration_items', run: async (c, st) => void (await one(c, `SELECT ${s}.ack_orchestration_items($1::jsonb) AS r`, [JSON.stringify([
+      { now, token: st.orch3, delta: turnDelta(now, 'c'), lockWork: { lockMs: 60000, max: 5, owner: 'explain' } },
+    ])])) },
     { call: 'abandon_orchestration_item', run: async (c, st) => void (await one(c, `SELECT ${s}.abandon_orchestration_item($1, $2::uuid, 0, true) AS r`, [now, st.orch2])) },
     { call: 'fetch_work_items', run: async (c, st) => {
       const items = await one(c, `SELECT ${s}.fetch_work_items($1, 60000, 3, 'explain') AS r`, [now]);
@@ -69,6 +78,9 @@ function hotCalls(s: string, now: number): Array<{ call: string; run: (c: pg.Cli
     } },
     { call: 'renew_work_item_lock', run: async (c, st) => void (await one(c, `SELECT ${s}.renew_work_item_lock($1, $2::uuid, 60000) AS r`, [now, st.w1])) },
     { call: 'ack_work_item', run: async (c, st) => void (await one(c, `SELECT ${s}.ack_work_item($1, $2::uuid, $3::jsonb, NULL) AS r`, [now, st.w1, JSON.stringify({ instanceId: 'i1', kind: 'activityCompleted', payload: {} })])) },
+    { call: 'ack_work_items', run: async (c, st) => void (await one(c, `SELECT ${s}.ack_work_items($1::jsonb) AS r`, [JSON.stringify([
+      { now, token: st.w3, result: { instanceId: 'i3', kind: 'activityCompleted', payload: {} }, deadLetterReason: null },
+    ])])) },
     { call: 'abandon_work_item', run: async (c, st) => void (await one(c, `SELECT ${s}.abandon_work_item($1, $2::uuid, 10, true) AS r`, [now, st.w2])) },
     { call: 'next_visible_at(orchestrator)', run: async (c) => void (await one(c, `SELECT ${s}.next_visible_at('orchestrator') AS r`, [])) },
     { call: 'next_visible_at(worker)', run: async (c) => void (await one(c, `SELECT ${s}.next_visible_at('worker') AS r`, [])) },
