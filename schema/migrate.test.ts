@@ -40,13 +40,13 @@ test('the hot functions keep generic plans; the acks also plan without seq scans
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
     WHERE n.nspname = $1`, [schema]);
   const fn = (name: string) => rows.find((r) => r.name === name)!;
-  const entryPoints = ['enqueue_orchestrator_message', 'fetch_orchestration_items', 'fetch_work_items', 'ack_orchestration_items', 'ack_work_items',
+  const entryPoints = ['enqueue_orchestrator_message', 'enqueue_orchestrator_messages', 'fetch_orchestration_items', 'fetch_work_items', 'ack_orchestration_items', 'ack_work_items',
     'abandon_orchestration_item', 'abandon_work_item', 'renew_orchestration_lock', 'renew_work_item_lock'];
   for (const name of entryPoints) {
     assert.ok(fn(name).config?.includes('plan_cache_mode=force_generic_plan'), `${name} keeps its plans`);
     assert.is(fn(name).lang, 'plpgsql', `${name} is plpgsql (its plans are cached)`);
   }
-  for (const name of ['ack_orchestration_items', 'ack_work_items', 'fetch_orchestration_items', 'fetch_work_items']) {
+  for (const name of ['enqueue_orchestrator_messages', 'ack_orchestration_items', 'ack_work_items', 'fetch_orchestration_items', 'fetch_work_items']) {
     assert.ok(fn(name).config?.includes('enable_seqscan=off') && fn(name).config?.includes('jit=off'), `${name} plans without seq scans or JIT`);
   }
   // Called once per ack: a SQL function with a SET clause is planned on every call.

@@ -61,6 +61,10 @@ function hotCalls(s: string, now: number): Array<{ call: string; run: (c: pg.Cli
   const one = async (c: pg.Client, text: string, values: unknown[]) => (await c.query(text, values)).rows[0]?.r;
   return [
     { call: 'enqueue_orchestrator_message', run: async (c) => void (await one(c, `SELECT ${s}.enqueue_orchestrator_message($1, $2::jsonb, NULL) AS r`, [now, JSON.stringify({ instanceId: 'new', kind: 'event', payload: {} })])) },
+    { call: 'enqueue_orchestrator_messages', run: async (c) => void (await one(c, `SELECT ${s}.enqueue_orchestrator_messages($1::jsonb) AS r`, [JSON.stringify([
+      { now, msg: { instanceId: 'new2', kind: 'event', payload: {} }, visibleAt: null },
+      { now, msg: { instanceId: 'new3', kind: 'start', payload: {} }, visibleAt: null },
+    ])])) },
     { call: 'fetch_orchestration_items', run: async (c, st) => {
       const items = await one(c, `SELECT ${s}.fetch_orchestration_items($1, 60000, 4, 'explain') AS r`, [now]);
       st.orch = items[0].lockToken; st.orch2 = items[1].lockToken; st.orch3 = items[2].lockToken;

@@ -12,7 +12,7 @@ test('no hot query of the stored functions plans a Seq Scan on a queue table (20
   const { url } = await testServer();
   const report = await explainHotQueries({ connectionString: url, rows: 200_000 });
   const calls = new Set(report.plans.map((p) => p.call));
-  for (const call of ['fetch_orchestration_items', 'ack_orchestration_item', 'ack_orchestration_items', 'fetch_work_items', 'ack_work_item', 'ack_work_items', 'renew_orchestration_lock']) {
+  for (const call of ['enqueue_orchestrator_messages', 'fetch_orchestration_items', 'ack_orchestration_item', 'ack_orchestration_items', 'fetch_work_items', 'ack_work_item', 'ack_work_items', 'renew_orchestration_lock']) {
     assert.ok(calls.has(call), `plans of ${call} were captured`);
   }
   assert.ok(report.plans.some((p) => /Index Scan using orchestrator_queue_fetch/.test(p.plan)), 'the fetch uses its partial index');

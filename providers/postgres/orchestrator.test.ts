@@ -54,6 +54,38 @@ test('bad messages are InvalidArgumentError and nothing is written', async (ctx)
   assert.equal(await dump(ctx), before);
 });
 
+test('enqueues made together (one group commit) are queued in call order, and a refused one fails alone', async ({ p, bed }) => {
+  await createInstance(p, 'exists');
+  // Same tick: one statement. The second start of 'a' and the start of an existing instance are refused.
+  const calls = [
+    p.enqueueOrchestratorMessage(startMessage('a')),
+    p.enqueueOrchestratorMessage(eventMessage('a', 'FIRST')),
+    p.enqueueOrchestratorMessage(startMessage('a')),
+    p.enqueueOrchestratorMessage(startMessage('exists')),
+    p.enqueueOrchestratorMessage(eventMessage('b', 'LATER'), { visibleAt: (await p.now()) + 60_000 }),
+    p.enqueueOrchestratorMessage(eventMessage('a', 'SECOND')),
+  ];
+  const [start, first, again, exists, later, second] = await Promise.allSettled(calls);
+  assert.ok(again?.status === 'rejected' && again.reason instanceof InstanceExistsError, 'a second queued start is refused alone');
+  assert.ok(exists?.status === 'rejected' && exists.reason instanceof InstanceExistsError, 'the start of an existing instance is refused alone');
+  const ids = [start, first, later, second].map((r) => (r?.status === 'fulfilled' ? Number(r.value.id) : NaN));
+  assert.equal([...ids].sort((x, y) => x - y), ids, 'ids follow the call order');
+  const rows = await sql<{ id: string; instance_id: string; kind: string; type: string | null; delayed: boolean }>(bed.url, `
+    SELECT id::text, instance_id, kind, payload->>'type' AS type, visible_at > enqueued_at AS delayed
+    FROM "${bed.schema}".orchestrator_queue ORDER BY id`);
+  assert.equal(rows.map((r) => [r.instance_id, r.kind, r.type, r.delayed]), [
+    ['a', 'start', null, false], ['a', 'event', 'FIRST', false], ['b', 'event', 'LATER', true], ['a', 'event', 'SECOND', false],
+  ]);
+  assert.equal(rows.map((r) => Number(r.id)), ids);
+  const item = await fetchOne(p, 'a');
+  assert.equal(item.messages.map((m) => (m.payload as { type?: string }).type ?? m.kind), ['start', 'FIRST', 'SECOND']);
+  // A group with nothing to refuse takes the set-based path: the same order, nothing lost.
+  const valid = await Promise.all(['X', 'Y', 'Z'].map((type) => p.enqueueOrchestratorMessage(eventMessage('c', type))));
+  const validIds = valid.map((v) => Number(v.id));
+  assert.equal([...validIds].sort((x, y) => x - y), validIds);
+  assert.equal((await fetchOne(p, 'c')).messages.map((m) => [Number(m.id), (m.payload as { type: string }).type]), [[validIds[0], 'X'], [validIds[1], 'Y'], [validIds[2], 'Z']]);
+});
+
 test('exclusive instance lock: 10 fetchers on separate connections take 10 instances exactly once', async ({ bed, clock, p }) => {
   for (let i = 0; i < 10; i++) await p.enqueueOrchestratorMessage(startMessage(`i${i}`));
   const fetchers = await Promise.all(Array.from({ length: 10 }, () => bed.open({ clock, listen: false, poolSize: 1 })));

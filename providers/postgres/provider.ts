@@ -71,6 +71,10 @@ export class PostgresProvider implements Provider {
    */
   private readonly orchestrationAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems'), ACKS_IN_FLIGHT, ACK_BATCH);
   private readonly workAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackWorks, acks), ACKS_IN_FLIGHT, ACK_BATCH);
+  /** Enqueues (client starts and events) go in groups too; the ack-drop fault is for acks only. */
+  private readonly enqueues = new GroupCommit<string, unknown>(
+    (msgs) => this.sendGroup((values) => this.query(this.sql.enqueueMany, values), msgs, 'id'), ACKS_IN_FLIGHT, ACK_BATCH,
+  );
   private closed = false;
 
   constructor(init: PostgresProviderInit) {
@@ -106,7 +110,7 @@ export class PostgresProvider implements Provider {
   async enqueueOrchestratorMessage(msg: OrchestratorMessageInput, opts?: { visibleAt?: number }): Promise<{ id: string }> {
     const args = messageArgs(msg, 'message', checkedJson);
     const visibleAt = opts?.visibleAt === undefined ? null : ms(requireTime(opts.visibleAt, 'visibleAt'));
-    const id = await this.query(this.sql.enqueue, [this.nowParam(), JSON.stringify(args), visibleAt]);
+    const id = await this.enqueues.submit(JSON.stringify({ now: this.nowParam(), msg: args, visibleAt }));
     return { id: String(id) };
   }
 
@@ -390,12 +394,17 @@ export class PostgresProvider implements Provider {
     return (await this.queryRows(stmt, values))[0];
   }
 
+  /** One group commit of acks (subject to the ack-drop fault). */
+  private sendAcks(stmt: Statement, acks: string[], field?: string): Promise<Array<Outcome<unknown>>> {
+    return this.sendGroup((values) => this.ackQuery(stmt, values), acks, field);
+  }
+
   /**
-   * One group commit: the acks as one statement, each answered with its own outcome (its value
-   * `field` of the row's entry, or its error mapped as if it had been raised alone).
+   * One group commit: the serialised entries as one statement, each answered with its own outcome
+   * (its value `field` of the row's entry, or its error mapped as if it had been raised alone).
    */
-  private async sendAcks(stmt: Statement, acks: string[], field?: string): Promise<Array<Outcome<unknown>>> {
-    const results = (await this.ackQuery(stmt, [`[${acks.join(',')}]`])) as Array<{ error?: AckError } & Record<string, unknown>>;
+  private async sendGroup(run: (values: unknown[]) => Promise<unknown>, entries: string[], field?: string): Promise<Array<Outcome<unknown>>> {
+    const results = (await run([`[${entries.join(',')}]`])) as Array<{ error?: AckError } & Record<string, unknown>>;
     return results.map((r) => (r.error ? { ok: false, error: toProviderError(ackError(r.error)) } : { ok: true, value: field ? r[field] : undefined }));
   }
 

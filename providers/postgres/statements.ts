@@ -22,7 +22,8 @@ export function statements(schema: string) {
   const stmt = (key: string, text: string): Statement => ({ name: statementName(schema, key), text });
   return {
     now: stmt('now', `SELECT ${s}.ds_now(NULL) AS r`),
-    enqueue: stmt('enqueue', `SELECT ${s}.enqueue_orchestrator_message($1::bigint, $2::jsonb, $3::bigint) AS r`),
+    // Group commit of enqueues: a jsonb array in, one { id } or { error } per message out (003_enqueue_batch.sql).
+    enqueueMany: stmt('enqueue_many', `SELECT ${s}.enqueue_orchestrator_messages($1::jsonb) AS r`),
     fetchOrchestration: stmt('fetch_orch', `SELECT ${s}.fetch_orchestration_items($1::bigint, $2::bigint, $3::integer, $4::text) AS r`),
     // Group commits: a jsonb array of acks in, one outcome per ack out (schema/migrations/001_init.sql).
     ackOrchestrations: stmt('ack_orchs', `SELECT ${s}.ack_orchestration_items($1::jsonb) AS r`),
