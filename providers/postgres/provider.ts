@@ -72,9 +72,7 @@ export class PostgresProvider implements Provider {
   private readonly orchestrationAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems'), ACKS_IN_FLIGHT, ACK_BATCH);
   private readonly workAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackWorks, acks), ACKS_IN_FLIGHT, ACK_BATCH);
   /** Enqueues (client starts and events) go in groups too; the ack-drop fault is for acks only. */
-  private readonly enqueues = new GroupCommit<string, unknown>(
-    (msgs) => this.sendGroup((values) => this.query(this.sql.enqueueMany, values), msgs, 'id'), ACKS_IN_FLIGHT, ACK_BATCH,
-  );
+  private readonly enqueues = new GroupCommit<string, unknown>((msgs) => this.sendEnqueues(msgs), ACKS_IN_FLIGHT, ACK_BATCH);
   private closed = false;
 
   constructor(init: PostgresProviderInit) {
@@ -392,6 +390,19 @@ export class PostgresProvider implements Provider {
   /** The single value `r` of a one-row statement (undefined when no row). */
   private async query(stmt: Statement, values: unknown[]): Promise<unknown> {
     return (await this.queryRows(stmt, values))[0];
+  }
+
+  /**
+   * A group of enqueues as one statement; a lone one (an idle system) through the one-message
+   * function, whose few statements wake an event's fetcher sooner than the group's bookkeeping.
+   */
+  private async sendEnqueues(msgs: string[]): Promise<Array<Outcome<unknown>>> {
+    if (msgs.length > 1) return this.sendGroup((values) => this.query(this.sql.enqueueMany, values), msgs, 'id');
+    try {
+      return [{ ok: true, value: await this.query(this.sql.enqueue, msgs) }];
+    } catch (error) {
+      return [{ ok: false, error }];
+    }
   }
 
   /** One group commit of acks (subject to the ack-drop fault). */
