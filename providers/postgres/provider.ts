@@ -29,9 +29,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A bigint row id as text (message and dead-letter ids); anything else names no row. */
 const ROW_ID = /^\d{1,18}$/;
 const HISTORY_BATCH = 200;
-/** Group commit: batches of acks in flight at once (each holds a connection), and acks per batch. */
-const ACKS_IN_FLIGHT = 2;
-const ACK_BATCH = 100;
+/** Group commit (acks, enqueues): batches in flight at once per kind (each holds a connection), and entries per batch. */
+const GROUPS_IN_FLIGHT = 2;
+const GROUP_SIZE = 100;
 
 export interface PostgresProviderInit {
   pool: pg.Pool;
@@ -69,10 +69,10 @@ export class PostgresProvider implements Provider {
    * checked, not copied, so they are turned into JSON before the call returns to its caller, who may
    * change its objects while the ack waits. The captured `now` keeps each ack's own provider time.
    */
-  private readonly orchestrationAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems'), ACKS_IN_FLIGHT, ACK_BATCH);
-  private readonly workAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackWorks, acks), ACKS_IN_FLIGHT, ACK_BATCH);
+  private readonly orchestrationAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems'), GROUPS_IN_FLIGHT, GROUP_SIZE);
+  private readonly workAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackWorks, acks), GROUPS_IN_FLIGHT, GROUP_SIZE);
   /** Enqueues (client starts and events) go in groups too; the ack-drop fault is for acks only. */
-  private readonly enqueues = new GroupCommit<string, unknown>((msgs) => this.sendEnqueues(msgs), ACKS_IN_FLIGHT, ACK_BATCH);
+  private readonly enqueues = new GroupCommit<string, unknown>((msgs) => this.sendEnqueues(msgs), GROUPS_IN_FLIGHT, GROUP_SIZE);
   private closed = false;
 
   constructor(init: PostgresProviderInit) {
@@ -415,8 +415,8 @@ export class PostgresProvider implements Provider {
    * (its value `field` of the row's entry, or its error mapped as if it had been raised alone).
    */
   private async sendGroup(run: (values: unknown[]) => Promise<unknown>, entries: string[], field?: string): Promise<Array<Outcome<unknown>>> {
-    const results = (await run([`[${entries.join(',')}]`])) as Array<{ error?: AckError } & Record<string, unknown>>;
-    return results.map((r) => (r.error ? { ok: false, error: toProviderError(ackError(r.error)) } : { ok: true, value: field ? r[field] : undefined }));
+    const results = (await run([`[${entries.join(',')}]`])) as Array<{ error?: GroupEntryError } & Record<string, unknown>>;
+    return results.map((r) => (r.error ? { ok: false, error: toProviderError(groupEntryError(r.error)) } : { ok: true, value: field ? r[field] : undefined }));
   }
 
   /** A statement, or, once after faults.dropConnectionDuringNextAck(), one whose connection is killed right after sending. */
@@ -451,8 +451,8 @@ export class PostgresProvider implements Provider {
   }
 }
 
-/** The error of one ack in a group commit, as the batch function reports it (ds_error_json). */
-interface AckError {
+/** The error of one entry of a group commit, as the group function reports it (ds_error_json). */
+interface GroupEntryError {
   code: string;
   message: string;
   detail: string | null;
@@ -460,6 +460,6 @@ interface AckError {
 }
 
 /** Rebuilt in the shape `pg` gives a raised error, so one mapping (toProviderError) serves both paths. */
-function ackError(e: AckError): Error {
+function groupEntryError(e: GroupEntryError): Error {
   return Object.assign(new Error(e.message), { code: e.code, detail: e.detail ?? undefined, constraint: e.constraint ?? undefined });
 }
