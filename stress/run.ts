@@ -52,7 +52,7 @@ const plan = planWorkload({
 });
 const fleet = await startFleet({
   size: opts.processes, logDir,
-  config: { url: server.url, schema, applicationName, poolSize: opts.poolSize, concurrency: opts.concurrency, lockMs: opts.lockMs, maxSleepMs: 20 },
+  config: { url: server.url, schema, applicationName, poolSize: opts.poolSize, concurrency: opts.concurrency, lockMs: opts.lockMs, maxSleepMs: 20, evidence: true },
 });
 say(`dispatchers ready; submitting ${plan.length} instances (${plan.reduce((n, p) => n + p.expectedKeys.length, 0)} activities) over ${opts.durationS}s`);
 

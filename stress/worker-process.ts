@@ -1,5 +1,5 @@
 /**
- * One dispatcher process of a stress run: a full runtime with every workload definition, on a
+ * One dispatcher process of a stress run (or of a benchmark): a full runtime with every workload definition, on a
  * small pool tagged with the run's application_name (so chaos can terminate its connections). It
  * reports 'ready' over IPC, shuts down gracefully on SIGTERM, and exits when the driver goes away,
  * so no process outlives its run.
@@ -22,6 +22,8 @@ export interface WorkerConfig {
   concurrency: number;
   lockMs: number;
   maxSleepMs: number;
+  /** Stress runs: record every attempt in stress_runs and fail some first attempts on purpose. Benchmarks: neither. */
+  evidence: boolean;
 }
 
 const config = JSON.parse(process.env.STRESS_WORKER_CONFIG ?? 'null') as WorkerConfig | null;
@@ -37,7 +39,7 @@ const provider = await openPostgresProvider({ pool, schema: config.schema, migra
 const runtime = createRuntime({
   provider,
   orchestrations: STRESS_ORCHESTRATIONS,
-  activities: [defineWorkActivity({ record: runRecorder(logPool, config.schema), flaky: true, maxSleepMs: config.maxSleepMs })],
+  activities: [defineWorkActivity(config.evidence ? { record: runRecorder(logPool, config.schema), flaky: true, maxSleepMs: config.maxSleepMs } : {})],
   concurrency: { orchestrations: config.concurrency, activities: config.concurrency },
   lockMs: config.lockMs,
   // Short polls: after a server restart or a dropped LISTEN, work is found again quickly.

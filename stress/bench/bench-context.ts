@@ -9,6 +9,10 @@ import pg from 'pg';
 import pino from 'pino';
 import { createClient, createRuntime, type ActivityDefinition, type Client, type OrchestrationDefinition, type Provider, type Runtime } from '../../runtime/index.js';
 import { openPostgresProvider } from '../../providers/postgres/index.js';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { startFleet, type Fleet } from '../fleet.js';
+import { RESULTS_DIR } from '../results-file.js';
 import { measurePgbench, type PgbenchResult } from '../pgbench.js';
 import { openServer, type StressServer } from '../server.js';
 
@@ -21,6 +25,8 @@ export interface BenchOptions {
   pgbenchClients: number;
   poolSize: number;
   concurrency: number;
+  /** Dispatcher processes for the throughput benchmarks; 0: one runtime inside the benchmark's own process. */
+  processes: number;
   /** Positional arguments: the benchmarks to run (all when empty). */
   names: string[];
 }
@@ -38,11 +44,17 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       // Sized for a 2-core box: enough connections for two fetch loops and two group commits per side in flight.
       'pool-size': { type: 'string', default: '10' },
       concurrency: { type: 'string', default: '100' },
+      processes: { type: 'string', default: '0' },
     },
   });
   const num = (s: string, name: string) => {
     const n = Number(s);
     if (!(Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be a positive number`);
+    return n;
+  };
+  const count = (s: string, name: string) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number`);
     return n;
   };
   return {
@@ -53,6 +65,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     pgbenchClients: num(v['pgbench-clients'], 'pgbench-clients'),
     poolSize: num(v['pool-size'], 'pool-size'),
     concurrency: num(v.concurrency, 'concurrency'),
+    processes: count(v.processes, 'processes'),
     names: positionals,
   };
 }
@@ -63,6 +76,11 @@ export interface BenchSchema {
   /** The pool the provider runs on (a counting one if asked). */
   pool: pg.Pool;
   startRuntime(opts?: { provider?: Provider; concurrency?: number }): Promise<Runtime>;
+  /**
+   * The dispatchers: `--processes` child processes (stress/worker-process.ts, each a full runtime
+   * with every stress workload), or with 0 one runtime in this process.
+   */
+  startDispatchers(): Promise<void>;
   /** Shut the runtime down, close the provider, drop the schema. */
   close(): Promise<void>;
 }
@@ -99,21 +117,39 @@ export async function createBenchContext(options: BenchOptions, pgbench?: Pgbenc
       const provider = await openPostgresProvider({ pool, schema, logger });
       const client = createClient({ provider, orchestrations });
       const runtimes: Runtime[] = [];
+      let fleet: Fleet | undefined;
+      const startRuntime: BenchSchema['startRuntime'] = async (opts = {}) => {
+        const concurrency = opts.concurrency ?? options.concurrency;
+        const runtime = createRuntime({
+          provider: opts.provider ?? provider, orchestrations, activities, logger,
+          concurrency: { orchestrations: concurrency, activities: concurrency },
+        });
+        await runtime.start();
+        runtimes.push(runtime);
+        return runtime;
+      };
       return {
         provider,
         client,
         pool,
-        async startRuntime(opts = {}) {
-          const concurrency = opts.concurrency ?? options.concurrency;
-          const runtime = createRuntime({
-            provider: opts.provider ?? provider, orchestrations, activities, logger,
-            concurrency: { orchestrations: concurrency, activities: concurrency },
+        startRuntime,
+        async startDispatchers() {
+          if (options.processes === 0) {
+            await startRuntime();
+            return;
+          }
+          const logDir = path.join(RESULTS_DIR, 'logs', schema);
+          await mkdir(logDir, { recursive: true });
+          fleet = await startFleet({
+            size: options.processes, logDir,
+            config: {
+              url: server.url, schema, applicationName: schema, poolSize: options.poolSize, concurrency: options.concurrency,
+              lockMs: 30_000, maxSleepMs: 0, evidence: false,
+            },
           });
-          await runtime.start();
-          runtimes.push(runtime);
-          return runtime;
         },
         async close() {
+          await fleet?.stop(5000);
           await Promise.all(runtimes.map((r) => r.shutdown({ graceMs: 2000 })));
           await provider.close();
           await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

@@ -10,7 +10,7 @@ export const fanout: Bench = {
     const width = ctx.size(1000, 50);
     const s = await ctx.openSchema({ orchestrations: [fanoutDefinition], activities: [defineWorkActivity()] });
     try {
-      await s.startRuntime();
+      await s.startDispatchers();
       const startedAt = Date.now();
       await s.client.start(fanoutDefinition, { root: 'f', width }, { instanceId: 'f' });
       const records = await waitAllCompleted(s.provider, 1, 30 * 60_000);
@@ -18,7 +18,7 @@ export const fanout: Bench = {
       const activitiesPerS = width / seconds;
       return {
         name: 'fanout',
-        params: { width, concurrency: ctx.options.concurrency, poolSize: ctx.options.poolSize },
+        params: { width, concurrency: ctx.options.concurrency, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
         figures: [
           { name: 'activities/s', value: activitiesPerS, unit: '1/s', perPgbench: true },
           { name: 'turns', value: records[0]?.turns ?? 0, unit: '' },

@@ -15,7 +15,7 @@ export const throughput: Bench = {
     const n = ctx.size(2000, 20);
     const s = await ctx.openSchema({ orchestrations: [chain], activities: [defineWorkActivity()] });
     try {
-      await s.startRuntime();
+      await s.startDispatchers();
       const startedAt = Date.now();
       for (let i = 0; i < n; i += START_BATCH) {
         const ids = Array.from({ length: Math.min(START_BATCH, n - i) }, (_, k) => `t${i + k}`);
@@ -27,7 +27,7 @@ export const throughput: Bench = {
       const turnsPerS = turns / seconds;
       return {
         name: 'throughput',
-        params: { orchestrations: n, concurrency: ctx.options.concurrency, poolSize: ctx.options.poolSize },
+        params: { orchestrations: n, concurrency: ctx.options.concurrency, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
         figures: [
           { name: 'orchestrations/s', value: n / seconds, unit: '1/s', perPgbench: true },
           { name: 'turns/s', value: turnsPerS, unit: '1/s', perPgbench: true },
