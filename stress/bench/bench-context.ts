@@ -4,13 +4,13 @@
  * an in-process runtime. Sizes scale with `--scale` so a developer run takes seconds.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import pino from 'pino';
 import { createClient, createRuntime, type ActivityDefinition, type Client, type OrchestrationDefinition, type Provider, type Runtime } from '../../runtime/index.js';
 import { openPostgresProvider } from '../../providers/postgres/index.js';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet.js';
 import { RESULTS_DIR } from '../results-file.js';
 import { measurePgbench, type PgbenchResult } from '../pgbench.js';

@@ -53,7 +53,7 @@ type Samples = { found: number[]; empty: number[] };
  * two phases measured a minute apart (the load in between) was larger than the effect measured.
  */
 async function probeInTurns(providers: { empty: Provider; loaded: Provider }, label: string, samples: number): Promise<{ empty: Samples; loaded: Samples }> {
-  const out = { empty: { found: [] as number[], empty: [] as number[] }, loaded: { found: [] as number[], empty: [] as number[] } };
+  const out: { empty: Samples; loaded: Samples } = { empty: { found: [], empty: [] }, loaded: { found: [], empty: [] } };
   for (let i = 0; i < samples; i++) {
     for (const which of i % 2 === 0 ? (['empty', 'loaded'] as const) : (['loaded', 'empty'] as const)) {
       const r = await probeOnce(providers[which], `probe-${label}-${i}`);
