@@ -16,6 +16,17 @@ export const queueSemanticsCases = inCategory('queue semantics', [
     },
   },
   {
+    name: 'one fetch hands out its instances in the order of their oldest visible message, each with its messages in order',
+    async run({ put: { provider } }) {
+      for (const id of ['c', 'a', 'b']) await provider.enqueueOrchestratorMessage(startMessage(id));
+      await provider.enqueueOrchestratorMessage(eventMessage('a', 'LATER_A'));
+      await provider.enqueueOrchestratorMessage(eventMessage('c', 'LATER_C'));
+      const items = await provider.fetchOrchestrationItems({ lockMs: LOCK_MS, max: 3 });
+      assert.equal(items.map((i) => i.instanceId), ['c', 'a', 'b']);
+      assert.equal(items.map(kinds), [['start', 'event'], ['start', 'event'], ['start']]);
+    },
+  },
+  {
     name: 'instances whose locks expired are ordered by their oldest visible message',
     needsClock: true,
     async run(ctx) {
