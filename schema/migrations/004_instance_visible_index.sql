@@ -127,10 +127,11 @@ BEGIN
     -- Joined back to the queue in one statement, the update was planned on skewed statistics as a
     -- hash join over a full scan of the queue's primary key; an unnest of ids is always a few rows.
     SELECT array_agg(x.id), array_agg(x.token) INTO v_message_ids, v_message_tokens
+    -- (OFFSET 0: instance rows are looked up per instance by key, never joined the other way round.)
     FROM (SELECT m.id, k.token
           FROM unnest(v_ids, v_tokens) AS k(instance_id, token)
+          LEFT JOIN LATERAL (SELECT i.status FROM instances i WHERE i.instance_id = k.instance_id OFFSET 0) i ON true
           JOIN orchestrator_queue m ON m.instance_id = k.instance_id
-          LEFT JOIN instances i ON i.instance_id = k.instance_id
           WHERE m.visible_at <= v_now AND (i.status IS DISTINCT FROM 'suspended' OR m.kind IN ('terminate', 'resume'))
           FOR UPDATE OF m SKIP LOCKED) x;
 
@@ -149,11 +150,13 @@ BEGIN
     )
     SELECT array_agg(jsonb_build_object(
              'instanceId', p.instance_id, 'lockToken', p.token, 'executionId', coalesce(i.execution_id, 1),
-             'messages', p.messages, 'instance', CASE WHEN i.instance_id IS NOT NULL THEN instance_json(i) END,
+             'messages', p.messages, 'instance', i.instance,
              'attempt', p.attempt, 'now', v_now, 'lockedUntil', v_until) ORDER BY p.first_at, p.first_id),
            array_agg(p.token)
     INTO v_found, v_found_tokens
-    FROM per_instance p LEFT JOIN instances i ON i.instance_id = p.instance_id;
+    FROM per_instance p
+    LEFT JOIN LATERAL (SELECT r.execution_id, instance_json(r) AS instance FROM instances r
+                       WHERE r.instance_id = p.instance_id OFFSET 0) i ON true;
     -- Claimed instances without a message to hand out.
     v_empty := ARRAY(SELECT t FROM unnest(v_tokens) t WHERE t <> ALL (coalesce(v_found_tokens, '{}')));
 
