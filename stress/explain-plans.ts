@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../providers/postgres/index.js';
+import { capturePlans, largestNodeRead, statementOf, stopCapture } from './plan-capture.js';
 
 export interface PlanReport {
   /** Function called, plan mode, and each nested statement's plan text. */
@@ -74,7 +75,7 @@ async function fill(client: pg.Client, s: string, rows: number, shape: FillShape
 }
 
 /** What a turn commits: the instance, a history entry, a message, a timer, a work item (activity id `activity`), cancellations. */
-function turnDelta(now: number, activity: string) {
+export function turnDelta(now: number, activity: string) {
   return {
     instance: { name: 'n', version: '1', executionId: 1, status: 'running', stateValue: 's', context: {}, input: null, output: null, error: null, snapshot: null, definitionHash: 'h', parent: null },
     history: [{ executionId: 1, seq: 0, type: 't', data: {} }], messages: [{ instanceId: 'other', kind: 'event', payload: {} }],
@@ -128,24 +129,14 @@ export async function explainHotQueries(opts: { connectionString: string; rows: 
   try {
     await fill(client, s, opts.rows, opts.shape);
     let current = { call: '', mode: '' };
-    client.on('notice', (msg) => {
-      const text = msg.message ?? '';
-      if (!text.includes('plan:')) return;
-      report.plans.push({ ...current, plan: text });
+    await capturePlans(client, ({ plan }) => {
+      report.plans.push({ ...current, plan });
       for (const table of HOT_TABLES) {
-        if (new RegExp(`Seq Scan on ${table}\\b`).test(text)) report.seqScans.push(`${current.call} (${current.mode}): Seq Scan on ${table}`);
+        if (new RegExp(`Seq Scan on ${table}\\b`).test(plan)) report.seqScans.push(`${current.call} (${current.mode}): Seq Scan on ${table}`);
       }
-      const read = largestNodeRead(text);
-      if (read >= opts.rows / 20) report.largeScans.push(`${current.call} (${current.mode}): a node read ${read} rows: ${statementOf(text)}`);
+      const read = largestNodeRead(plan);
+      if (read >= opts.rows / 20) report.largeScans.push(`${current.call} (${current.mode}): a node read ${read} rows: ${statementOf(plan)}`);
     });
-    await client.query("LOAD 'auto_explain'");
-    await client.query('SET auto_explain.log_min_duration = 0');
-    await client.query('SET auto_explain.log_nested_statements = on');
-    // Executed plans with their buffers; per-node timing is not needed and would slow the calls.
-    await client.query('SET auto_explain.log_analyze = on');
-    await client.query('SET auto_explain.log_buffers = on');
-    await client.query('SET auto_explain.log_timing = off');
-    await client.query('SET client_min_messages = log');
     // After the fill, "now" is between the visible messages and the delayed ones.
     const now = BASE + Math.floor(opts.rows * (opts.shape === 'spread' ? 0.9 : 1));
     for (const mode of ['force_custom_plan', 'force_generic_plan']) {
@@ -163,33 +154,11 @@ export async function explainHotQueries(opts: { connectionString: string; rows: 
       }
     }
   } finally {
-    await client.query('SET client_min_messages = warning').catch(() => {});
+    await stopCapture(client);
     await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => {});
     await client.end();
   }
   return report;
-}
-
-/**
- * The most rows one node of an executed plan read: its rows plus those its filter removed (both
- * printed per loop), times its loops. A function call's own plan has no nodes of its statements.
- */
-function largestNodeRead(plan: string): number {
-  let largest = 0;
-  // Each node starts on the line with its costs; its Filter lines follow until the next node's.
-  const nodes = plan.split(/\n(?=[^\n]*\(cost=)/);
-  for (const node of nodes) {
-    const m = /actual rows=(\d+) loops=(\d+)/.exec(node);
-    if (!m) continue;
-    const removed = [...node.matchAll(/Rows Removed by (?:Join )?Filter: (\d+)/g)].reduce((sum, r) => sum + Number(r[1]), 0);
-    largest = Math.max(largest, (Number(m[1]) + removed) * Number(m[2]));
-  }
-  return largest;
-}
-
-/** The first line of the statement a logged plan is for. */
-function statementOf(plan: string): string {
-  return (/Query Text: ([^\n]*)/.exec(plan)?.[1] ?? '').trim();
 }
 
 async function main(): Promise<number> {

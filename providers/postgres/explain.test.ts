@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stopTestServer, testServer } from '../../test/db.js';
 import { explainHotQueries } from '../../stress/explain-plans.js';
+import { explainBatchesOnEmptyPlans } from '../../stress/explain-batches.js';
 
 test.after(async () => {
   await stopTestServer();
@@ -26,6 +27,16 @@ test('with most of the queue being future timers of a few instances, no hot stat
   const report = await explainHotQueries({ connectionString: url, rows: 200_000, shape: 'timers' });
   assert.ok(report.plans.some((p) => p.call === 'ack_orchestration_items' && p.mode === 'force_generic_plan'), 'the group ack ran with generic plans');
   assert.equal(report.seqScans, []);
+  assert.equal(report.largeScans, []);
+});
+
+test('plans cached while the queues are empty stay linear in the batch: no node of a 200-item fetch or group ack reads 2,000 rows', async () => {
+  const { url } = await testServer();
+  const report = await explainBatchesOnEmptyPlans({ connectionString: url, batch: 200 });
+  const calls = new Set(report.plans.map((p) => p.call));
+  for (const call of ['enqueue_orchestrator_messages', 'fetch_orchestration_items', 'ack_orchestration_items', 'fetch_work_items', 'ack_work_items']) {
+    assert.ok(calls.has(call), `plans of ${call} were captured`);
+  }
   assert.equal(report.largeScans, []);
 });
 

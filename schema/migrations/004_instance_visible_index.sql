@@ -501,9 +501,12 @@ BEGIN
   FROM unnest(p_acks) WITH ORDINALITY AS a(n, token, now, instance_id, delta, lock_work, is_new, completed_at, k)
   CROSS JOIN LATERAL (
     SELECT q.id FROM jsonb_to_recordset(a.delta->'workItems') AS x("instanceId" text, "executionId" integer, "activityId" text)
+    -- OFFSET 0 keeps this a lookup per item: pulled up into the join, it let the planner read the
+    -- fetch index (every visible item) once per ack again.
     CROSS JOIN LATERAL (
       SELECT r.id, r.visible_at, r.lock_token FROM worker_queue r
       WHERE r.instance_id = x."instanceId" AND r.execution_id = x."executionId" AND r.activity_id = x."activityId"
+      OFFSET 0
     ) q
     WHERE q.lock_token IS NULL AND q.visible_at <= a.now
     ORDER BY q.visible_at, q.id

@@ -1,0 +1,56 @@
+/**
+ * Executed plans of every statement a connection runs, stored functions' nested statements
+ * included, as auto_explain logs them (rows and buffers, no per-node timing), delivered to this
+ * client as notices. Used by the plan checks (explain-plans.ts, explain-batches.ts).
+ */
+import type pg from 'pg';
+
+export interface LoggedPlan {
+  /** The plan text auto_explain logged. */
+  plan: string;
+  /** A statement inside a function (the notice has a context); a call's own plan sums those. */
+  nested: boolean;
+}
+
+/** Turn plan logging on for `client`; `onPlan` gets each plan as the server reports it. */
+export async function capturePlans(client: pg.Client, onPlan: (logged: LoggedPlan) => void): Promise<void> {
+  client.on('notice', (msg) => {
+    const text = msg.message ?? '';
+    if (text.includes('plan:')) onPlan({ plan: text, nested: Boolean(msg.where) });
+  });
+  await client.query("LOAD 'auto_explain'");
+  await client.query('SET auto_explain.log_min_duration = 0');
+  await client.query('SET auto_explain.log_nested_statements = on');
+  // Executed plans with their buffers; per-node timing is not needed and would slow the calls.
+  await client.query('SET auto_explain.log_analyze = on');
+  await client.query('SET auto_explain.log_buffers = on');
+  await client.query('SET auto_explain.log_timing = off');
+  await client.query('SET client_min_messages = log');
+}
+
+/** Stop sending plans to the client (before it is reused or closed). */
+export async function stopCapture(client: pg.Client): Promise<void> {
+  await client.query('SET client_min_messages = warning').catch(() => {});
+}
+
+/**
+ * The most rows one node of an executed plan read: its rows plus those its filters removed (both
+ * printed per loop), times its loops.
+ */
+export function largestNodeRead(plan: string): number {
+  let largest = 0;
+  // Each node starts on the line with its costs; its Filter lines follow until the next node's.
+  const nodes = plan.split(/\n(?=[^\n]*\(cost=)/);
+  for (const node of nodes) {
+    const m = /actual rows=(\d+) loops=(\d+)/.exec(node);
+    if (!m) continue;
+    const removed = [...node.matchAll(/Rows Removed by (?:Join )?Filter: (\d+)/g)].reduce((sum, r) => sum + Number(r[1]), 0);
+    largest = Math.max(largest, (Number(m[1]) + removed) * Number(m[2]));
+  }
+  return largest;
+}
+
+/** The first line of the statement a logged plan is for. */
+export function statementOf(plan: string): string {
+  return (/Query Text: ([^\n]*)/.exec(plan)?.[1] ?? '').trim();
+}
