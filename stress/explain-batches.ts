@@ -12,12 +12,11 @@
  *
  *   DATABASE_URL=postgres://... node --import tsx stress/explain-batches.ts [batch]
  */
-import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
-import { migrate } from '../providers/postgres/index.js';
+import type pg from 'pg';
 import { turnDelta } from './explain-plans.js';
-import { capturePlans, largestNodeRead, statementOf, stopCapture } from './plan-capture.js';
+import { capturePlans, largestNodeRead, statementOf, withPlanSchema } from './plan-capture.js';
+import { runPlanChecks } from './plan-check-cli.js';
 
 export interface BatchReport {
   /** Call, and the plan of each statement it ran. */
@@ -51,13 +50,8 @@ async function round(client: pg.Client, s: string, prefix: string, size: number,
 }
 
 export async function explainBatchesOnEmptyPlans(opts: { connectionString: string; batch: number }): Promise<BatchReport> {
-  const schema = `explain_${randomBytes(6).toString('hex')}`;
-  const s = `"${schema}"`;
-  await migrate({ connectionString: opts.connectionString, schema });
-  const client = new pg.Client({ connectionString: opts.connectionString });
-  await client.connect();
   const report: BatchReport = { plans: [], largeScans: [] };
-  try {
+  await withPlanSchema(opts.connectionString, async (client, s) => {
     let current = { call: '', batch: false };
     await capturePlans(client, ({ plan, nested }) => {
       report.plans.push({ call: current.call, plan });
@@ -72,30 +66,21 @@ export async function explainBatchesOnEmptyPlans(opts: { connectionString: strin
       current = { call: '', batch: false };
       await client.query('ROLLBACK');
     }
-  } finally {
-    await stopCapture(client);
-    await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => {});
-    await client.end();
-  }
+  });
   return report;
 }
 
 async function main(): Promise<number> {
-  const { testServer, stopTestServer } = await import('../test/db.js');
   const batch = Number(process.argv[2] ?? 200);
-  const { url } = await testServer();
-  try {
+  return runPlanChecks([async (url: string) => {
     const report = await explainBatchesOnEmptyPlans({ connectionString: url, batch });
-    for (const p of report.plans) console.log(`--- ${p.call}\n${p.plan}\n`);
-    if (report.largeScans.length) {
-      console.error(`batch of ${batch} on plans made on empty tables: nodes reading ${10 * batch} rows or more:\n  ${report.largeScans.join('\n  ')}`);
-      return 1;
-    }
-    console.log(`OK: batch of ${batch}, ${report.plans.length} plans, no node reading ${10 * batch} rows`);
-    return 0;
-  } finally {
-    await stopTestServer();
-  }
+    return {
+      plans: report.plans.map((p) => ({ label: p.call, plan: p.plan })),
+      problems: report.largeScans,
+      ok: `OK: batch of ${batch}, ${report.plans.length} plans, no node reading ${10 * batch} rows`,
+      failed: `batch of ${batch} on plans made on empty tables: nodes reading ${10 * batch} rows or more`,
+    };
+  }]);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main();

@@ -16,11 +16,10 @@
  *
  *   DATABASE_URL=postgres://... node --import tsx stress/explain-plans.ts [rows]
  */
-import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
-import { migrate } from '../providers/postgres/index.js';
-import { capturePlans, largestNodeRead, statementOf, stopCapture } from './plan-capture.js';
+import type pg from 'pg';
+import { capturePlans, largestNodeRead, statementOf, withPlanSchema } from './plan-capture.js';
+import { runPlanChecks } from './plan-check-cli.js';
 
 export interface PlanReport {
   /** Function called, plan mode, and each nested statement's plan text. */
@@ -120,13 +119,8 @@ function hotCalls(s: string, now: number): Array<{ call: string; run: (c: pg.Cli
 }
 
 export async function explainHotQueries(opts: { connectionString: string; rows: number; shape: FillShape }): Promise<PlanReport> {
-  const schema = `explain_${randomBytes(6).toString('hex')}`;
-  const s = `"${schema}"`;
-  await migrate({ connectionString: opts.connectionString, schema });
-  const client = new pg.Client({ connectionString: opts.connectionString });
-  await client.connect();
   const report: PlanReport = { plans: [], seqScans: [], largeScans: [] };
-  try {
+  await withPlanSchema(opts.connectionString, async (client, s) => {
     await fill(client, s, opts.rows, opts.shape);
     let current = { call: '', mode: '' };
     await capturePlans(client, ({ plan }) => {
@@ -153,35 +147,21 @@ export async function explainHotQueries(opts: { connectionString: string; rows: 
         await client.query('ROLLBACK');
       }
     }
-  } finally {
-    await stopCapture(client);
-    await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => {});
-    await client.end();
-  }
+  });
   return report;
 }
 
 async function main(): Promise<number> {
-  const { testServer, stopTestServer } = await import('../test/db.js');
   const rows = Number(process.argv[2] ?? 1_000_000);
-  const { url } = await testServer();
-  try {
-    let failed = false;
-    for (const shape of ['spread', 'timers'] as const) {
-      const report = await explainHotQueries({ connectionString: url, rows, shape });
-      for (const p of report.plans) console.log(`--- ${p.call} [${p.mode}, ${shape}]\n${p.plan}\n`);
-      const problems = [...report.seqScans, ...report.largeScans];
-      if (problems.length) {
-        console.error(`${shape} fill, ${rows} rows: Seq Scans on queue tables, or nodes reading ${rows / 20} rows or more:\n  ${problems.join('\n  ')}`);
-        failed = true;
-      } else {
-        console.log(`OK (${shape} fill): ${report.plans.length} plans at ${rows} rows, no Seq Scan on a queue table, no node reading ${rows / 20} rows`);
-      }
-    }
-    return failed ? 1 : 0;
-  } finally {
-    await stopTestServer();
-  }
+  return runPlanChecks((['spread', 'timers'] as const).map((shape) => async (url: string) => {
+    const report = await explainHotQueries({ connectionString: url, rows, shape });
+    return {
+      plans: report.plans.map((p) => ({ label: `${p.call} [${p.mode}, ${shape}]`, plan: p.plan })),
+      problems: [...report.seqScans, ...report.largeScans],
+      ok: `OK (${shape} fill): ${report.plans.length} plans at ${rows} rows, no Seq Scan on a queue table, no node reading ${rows / 20} rows`,
+      failed: `${shape} fill, ${rows} rows: Seq Scans on queue tables, or nodes reading ${rows / 20} rows or more`,
+    };
+  }));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main();

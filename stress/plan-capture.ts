@@ -3,7 +3,9 @@
  * included, as auto_explain logs them (rows and buffers, no per-node timing), delivered to this
  * client as notices. Used by the plan checks (explain-plans.ts, explain-batches.ts).
  */
-import type pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { migrate } from '../providers/postgres/index.js';
 
 export interface LoggedPlan {
   /** The plan text auto_explain logged. */
@@ -29,7 +31,7 @@ export async function capturePlans(client: pg.Client, onPlan: (logged: LoggedPla
 }
 
 /** Stop sending plans to the client (before it is reused or closed). */
-export async function stopCapture(client: pg.Client): Promise<void> {
+async function stopCapture(client: pg.Client): Promise<void> {
   await client.query('SET client_min_messages = warning').catch(() => {});
 }
 
@@ -53,4 +55,24 @@ export function largestNodeRead(plan: string): number {
 /** The first line of the statement a logged plan is for. */
 export function statementOf(plan: string): string {
   return (/Query Text: ([^\n]*)/.exec(plan)?.[1] ?? '').trim();
+}
+
+
+/**
+ * Run `body` on one connection to a fresh, migrated schema (`s`: its quoted name), then stop any
+ * capture, drop the schema and close the connection, whatever happened.
+ */
+export async function withPlanSchema(connectionString: string, body: (client: pg.Client, s: string) => Promise<void>): Promise<void> {
+  const schema = `explain_${randomBytes(6).toString('hex')}`;
+  const s = `"${schema}"`;
+  await migrate({ connectionString, schema });
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await body(client, s);
+  } finally {
+    await stopCapture(client);
+    await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => {});
+    await client.end();
+  }
 }
