@@ -32,17 +32,16 @@ export interface PlanReport {
 
 export type FillShape = 'spread' | 'timers';
 
-
 /** The queues, and the tables every fetch and ack consults per call. */
 const HOT_TABLES = ['orchestrator_queue', 'worker_queue', 'instance_locks', 'instances'];
 const BASE = 1_900_000_000_000;
 
 /**
- * Rows: N orchestrator messages, N/8 instance rows, 1000 live locks (of the
- * last instances: a fetch meets their messages, not only them), N work items. Spread: the
- * messages over N/4 instances, 10% not yet visible. Timers: 10% visible, over N/400 instances, 90%
- * future timers of 100 more instances (what a timer-heavy workload queues; the statistics then
- * promise hundreds of messages per instance id, and generic plans are made for that).
+ * Rows: N orchestrator messages, N/8 instance rows, 1000 live locks (of the last instances, so a
+ * fetch meets their messages among others), N work items. Spread: the messages over N/4
+ * instances, 10% not yet visible. Timers: 10% visible, over N/4000 instances (400 each), 90%
+ * future timers of 100 more instances: what a timer-heavy workload queues. The statistics then
+ * promise thousands of messages per instance id, and generic plans are made for that.
  */
 async function fill(client: pg.Client, s: string, rows: number, shape: FillShape): Promise<void> {
   if (shape === 'spread') {
