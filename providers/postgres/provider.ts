@@ -29,9 +29,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A bigint row id as text (message and dead-letter ids); anything else names no row. */
 const ROW_ID = /^\d{1,18}$/;
 const HISTORY_BATCH = 200;
-/** Group commit (acks, enqueues): batches in flight at once per kind (each holds a connection), and entries per batch. */
+/**
+ * Group commit (acks, enqueues): batches in flight at once per kind (each holds a connection), and
+ * entries per batch. 50, not 100: a fetch of 100 turns then commits as two statements that the
+ * server runs side by side while the dispatcher waits (throughput benchmark, 8 interleaved pairs:
+ * +7% turns/s; fan-out and idle wake-ups unchanged).
+ */
 const GROUPS_IN_FLIGHT = 2;
-const GROUP_SIZE = 100;
+const GROUP_SIZE = 50;
 
 export interface PostgresProviderInit {
   pool: pg.Pool;
