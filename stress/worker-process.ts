@@ -32,14 +32,15 @@ if (!config) throw new Error('worker-process.ts is started by stress/run.ts (STR
 const logger = pino({ level: process.env.STRESS_LOG_LEVEL ?? 'warn' }).child({ pid: process.pid });
 const pool = new pg.Pool({ connectionString: withApplicationName(config.url, config.applicationName), max: config.poolSize });
 pool.on('error', (err) => logger.warn({ err }, 'idle runtime connection failed'));
-const logPool = new pg.Pool({ connectionString: withApplicationName(config.url, `${config.applicationName}-log`), max: 1 });
-logPool.on('error', (err) => logger.warn({ err }, 'idle run-log connection failed'));
+// The run log's own connection, for stress runs only (benchmarks record no evidence).
+const logPool = config.evidence ? new pg.Pool({ connectionString: withApplicationName(config.url, `${config.applicationName}-log`), max: 1 }) : undefined;
+logPool?.on('error', (err) => logger.warn({ err }, 'idle run-log connection failed'));
 
 const provider = await openPostgresProvider({ pool, schema: config.schema, migrate: false, logger });
 const runtime = createRuntime({
   provider,
   orchestrations: STRESS_ORCHESTRATIONS,
-  activities: [defineWorkActivity(config.evidence ? { record: runRecorder(logPool, config.schema), flaky: true, maxSleepMs: config.maxSleepMs } : {})],
+  activities: [defineWorkActivity(logPool ? { record: runRecorder(logPool, config.schema), flaky: true, maxSleepMs: config.maxSleepMs } : {})],
   concurrency: { orchestrations: config.concurrency, activities: config.concurrency },
   lockMs: config.lockMs,
   // Short polls: after a server restart or a dropped LISTEN, work is found again quickly.
@@ -56,7 +57,7 @@ async function stop(code: number): Promise<void> {
   await runtime.shutdown({ graceMs: 2000 }).catch((err: unknown) => logger.error({ err }, 'shutdown failed'));
   await provider.close().catch(() => {});
   await pool.end().catch(() => {});
-  await logPool.end().catch(() => {});
+  await logPool?.end().catch(() => {});
   process.exit(code);
 }
 process.on('SIGTERM', () => void stop(0));
