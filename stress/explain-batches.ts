@@ -53,9 +53,9 @@ export async function explainBatchesOnEmptyPlans(opts: { connectionString: strin
   const report: BatchReport = { plans: [], largeScans: [] };
   await withPlanSchema(opts.connectionString, async (client, s) => {
     let current = { call: '', batch: false };
-    await capturePlans(client, ({ plan, nested }) => {
+    await capturePlans(client, (plan) => {
       report.plans.push({ call: current.call, plan });
-      const read = nested ? largestNodeRead(plan) : 0;
+      const read = largestNodeRead(plan);
       if (current.batch && read >= 10 * opts.batch) report.largeScans.push(`${current.call}: a node read ${read} rows: ${statementOf(plan)}`);
     });
     await client.query('BEGIN');

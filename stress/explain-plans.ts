@@ -122,7 +122,7 @@ export async function explainHotQueries(opts: { connectionString: string; rows: 
   await withPlanSchema(opts.connectionString, async (client, s) => {
     await fill(client, s, opts.rows, opts.shape);
     let current = { call: '', mode: '' };
-    await capturePlans(client, ({ plan }) => {
+    await capturePlans(client, (plan) => {
       report.plans.push({ ...current, plan });
       for (const table of HOT_TABLES) {
         if (new RegExp(`Seq Scan on ${table}\\b`).test(plan)) report.seqScans.push(`${current.call} (${current.mode}): Seq Scan on ${table}`);

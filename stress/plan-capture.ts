@@ -7,18 +7,11 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '../providers/postgres/index.js';
 
-export interface LoggedPlan {
-  /** The plan text auto_explain logged. */
-  plan: string;
-  /** A statement inside a function (the notice has a context); a call's own plan sums those. */
-  nested: boolean;
-}
-
-/** Turn plan logging on for `client`; `onPlan` gets each plan as the server reports it. */
-export async function capturePlans(client: pg.Client, onPlan: (logged: LoggedPlan) => void): Promise<void> {
+/** Turn plan logging on for `client`; `onPlan` gets each plan text as the server reports it. */
+export async function capturePlans(client: pg.Client, onPlan: (plan: string) => void): Promise<void> {
   client.on('notice', (msg) => {
     const text = msg.message ?? '';
-    if (text.includes('plan:')) onPlan({ plan: text, nested: Boolean(msg.where) });
+    if (text.includes('plan:')) onPlan(text);
   });
   await client.query("LOAD 'auto_explain'");
   await client.query('SET auto_explain.log_min_duration = 0');
