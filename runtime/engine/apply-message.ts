@@ -1,14 +1,15 @@
 /**
- * Applying recorded inputs to an execution: the 'started' event (initialTransition) and 'event'
+ * Applying recorded inputs to an execution: the 'started' event (the initial step) and 'event'
  * entries (one orchestrator message each). The live turn and the replay call the same functions, so a
  * replay with an unchanged definition reproduces the same commands and snapshot.
  */
-import { initialTransition, transition, type AnyMachineSnapshot, type EventObject } from 'xstate';
+import type { EventObject } from 'xstate';
 import type { Json, OrchestratorMessage, OrchestratorMessageKind } from '../../providers/contract.js';
 import { isTerminal } from '../../providers/types.js';
 import { NondeterminismError, TerminatedError } from '../errors.js';
 import type { Execution, TurnRecorder } from './execution.js';
 import { toErrorInfo } from './error-info.js';
+import { initialStep, transitionStep } from './pure-steps.js';
 import { cancelAllPending, finish, runStep, type StepResult } from './step.js';
 
 /** History data of a 'started' event: the execution's input and the logical time of its start. */
@@ -40,7 +41,7 @@ function payloadOf(payload: Json): Payload {
 export function applyStarted(exec: Execution, rec: TurnRecorder, data: StartedData): StepResult {
   const seq = rec.record('started', data as unknown as Json);
   const machine = exec.definition.machine;
-  return runStep(exec, rec, { seq, now: data.now }, () => initialTransition(machine, data.input) as [AnyMachineSnapshot, never[]]);
+  return runStep(exec, rec, { seq, now: data.now }, () => initialStep(machine, data.input));
 }
 
 /**
@@ -79,7 +80,7 @@ export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData):
     if (exec.machine === null) throw new NondeterminismError('an event was recorded before the execution started', { seq });
     const from = exec.machine;
     const machine = exec.definition.machine;
-    return runStep(exec, rec, { seq, now: data.now }, () => transition(machine, from, event) as [AnyMachineSnapshot, never[]]);
+    return runStep(exec, rec, { seq, now: data.now }, () => transitionStep(machine, from, event));
   };
   // A finished child stays in XState's snapshot.children (pure or live) until its state exits or the
   // machine ends, and every later step that persists or stops children copies it: O(n²) for a

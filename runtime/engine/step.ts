@@ -1,5 +1,5 @@
 /**
- * One machine step: run initialTransition()/transition() with now()/uuid() bound to the event being
+ * One machine step: run the pure initial step or transition (pure-steps.ts) with now()/uuid() bound to the event being
  * applied, turn the returned actions into commands (DESIGN section 3), check JSON safety of what the
  * step produced, and settle a final or error status.
  */
@@ -12,14 +12,10 @@ import { readPlaceholder } from '../definitions/placeholders.js';
 import { InvalidDefinitionError, MachineCodeError } from '../errors.js';
 import { diagnosticCopy, toErrorInfo } from './error-info.js';
 import type { Execution, TurnRecorder } from './execution.js';
+import type { StepActions } from './pure-steps.js';
 import { emptyPending } from './stored-snapshot.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 
-interface ActionObject {
-  type: string;
-  params?: unknown;
-  exec?: unknown;
-}
 
 export interface StepResult {
   /** Set when the step ran the continueAsNew action: the input of the next execution. */
@@ -33,11 +29,11 @@ export function runStep(
   exec: Execution,
   rec: TurnRecorder,
   at: { seq: number; now: number },
-  step: () => [AnyMachineSnapshot, ActionObject[]],
+  step: () => [AnyMachineSnapshot, StepActions],
 ): StepResult {
   const before = exec.machine;
   let next: AnyMachineSnapshot;
-  let actions: ActionObject[];
+  let actions: StepActions;
   try {
     [next, actions] = withStepContext({ instanceId: exec.instanceId, executionId: exec.executionId, seq: at.seq, now: at.now }, step);
   } catch (err) {
@@ -88,7 +84,7 @@ export function cancelAllPending(exec: Execution, rec: TurnRecorder): void {
   exec.pending = emptyPending();
 }
 
-function applyAction(exec: Execution, rec: TurnRecorder, action: ActionObject, now: number, spawned: Set<string>): void {
+function applyAction(exec: Execution, rec: TurnRecorder, action: StepActions[number], now: number, spawned: Set<string>): void {
   const params = action.params as Record<string, unknown> | undefined;
   switch (action.type) {
     case 'xstate.spawnChild': {

@@ -8,10 +8,11 @@
  *                children:   { [childInstanceId]: { invokeId, name } } },
  *     counter: <last number used for durable ids in this execution> }
  */
-import { createActor, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { Json } from '../../providers/types.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 import { NondeterminismError } from '../errors.js';
+import { restoreStep } from './pure-steps.js';
 
 export interface Pending {
   activities: Record<string, { invokeId: string; name: string }>;
@@ -53,11 +54,19 @@ export function persistMachine(machine: AnyStateMachine, snapshot: AnyMachineSna
 }
 
 /**
- * Restore a persisted machine snapshot for transition() without starting anything. XState silently
- * drops a child whose src it cannot resolve: that would lose an outstanding activity, so it is an error.
+ * Restore a persisted machine snapshot for a transition without starting anything. XState silently
+ * drops a child whose src it cannot resolve: that would lose an outstanding activity, so it is an
+ * error, like a snapshot the machine cannot read at all (both mean the stored state and the machine
+ * disagree: NondeterminismError, handled as the instance's onNondeterminism option says).
  */
 export function restoreMachine(machine: AnyStateMachine, persisted: Json): AnyMachineSnapshot {
-  const restored = createActor(machine, { snapshot: persisted as never }).getSnapshot() as AnyMachineSnapshot;
+  let restored: AnyMachineSnapshot;
+  try {
+    restored = restoreStep(machine, persisted);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new NondeterminismError(`the stored snapshot cannot be restored by the machine: ${message}`, { error: message });
+  }
   const storedChildren = Object.keys(((persisted as { children?: Record<string, unknown> }).children ?? {}));
   const missing = storedChildren.filter((id) => !(id in restored.children));
   if (missing.length > 0) {
