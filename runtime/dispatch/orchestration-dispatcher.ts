@@ -14,7 +14,7 @@ import { LockLostError, RetryableProviderError } from '../../providers/errors.js
 import type { OrchestrationRegistry } from '../definitions/registry.js';
 import type { TurnOptions, TurnOutcome } from '../engine/api.js';
 import { runTurn } from '../engine/index.js';
-import { writeTurnLog } from '../logger.js';
+import { childLogger, writeTurnLog } from '../logger.js';
 import { runAfterCommitActions } from './after-commit.js';
 import { backoffMs, retryTransient } from './backoff.js';
 import { createDispatchLoop, type DispatchLoop, type Reservation } from './dispatch-loop.js';
@@ -71,8 +71,7 @@ export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptio
   };
 
   const handle = async (item: OrchestrationItem, giveUp: AbortSignal) => {
-    const instanceLog = logger.child({ instanceId: item.instanceId });
-    let log = instanceLog.child({ executionId: item.executionId });
+    let log = childLogger(logger, { instanceId: item.instanceId, executionId: item.executionId });
     let lockLost = false;
     // Replays of long histories and slow acks can outlast the lock; keep it while we work.
     const renewal = startLockRenewal({
@@ -103,7 +102,7 @@ export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptio
       }
       if (outcome.kind !== 'commit') throw new Error(`unexpected turn outcome ${outcome.kind}`);
 
-      log = instanceLog.child({ executionId: outcome.executionId, turn: outcome.turn });
+      log = childLogger(logger, { instanceId: item.instanceId, executionId: outcome.executionId, turn: outcome.turn });
       const { workItems } = outcome.delta;
       const slots = workItems.length > 0 ? opts.workerSlots?.(workItems.length) ?? null : null;
       const ackOpts = slots ? { lockWorkItems: { lockMs, max: slots.slots, owner: opts.owner } } : undefined;

@@ -15,6 +15,7 @@ import { assertJsonSafe } from '../../providers/json-safety.js';
 import { runActivityAttempt, type AttemptResult } from './activity-attempt.js';
 import { retryTransient } from './backoff.js';
 import { createDispatchLoop, type DispatchLoop } from './dispatch-loop.js';
+import { childLogger } from '../logger.js';
 import { toErrorInfo } from '../engine/error-info.js';
 
 export interface WorkerDispatcherOptions {
@@ -79,7 +80,7 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): DispatchL
   });
 
   const handle = async (item: WorkItem, giveUp: AbortSignal) => {
-    const log = logger.child({ instanceId: item.instanceId, executionId: item.executionId, activityId: item.activityId, activity: item.name, attempt: item.attempt });
+    const log = childLogger(logger, { instanceId: item.instanceId, executionId: item.executionId, activityId: item.activityId, activity: item.name, attempt: item.attempt });
     const definition = byName.get(item.name);
     if (!definition) {
       log.warn({ delayMs: opts.unknownActivityDelayMs }, 'activity not registered in this process; leaving it for another');
