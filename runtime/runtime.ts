@@ -40,6 +40,12 @@ export interface RuntimeOptions {
   pollWaitMs?: number;
   /** How long work this process cannot run (an unregistered orchestration or activity) is left for other processes. Default 5 s. */
   unknownDefinitionDelayMs?: number;
+  /**
+   * Instances whose live machine this process keeps between their turns, so that their next turn
+   * here skips restoring the stored snapshot (least recently used go first). 0 restores every turn.
+   * Default 1000.
+   */
+  machineCacheSize?: number;
 }
 
 export interface Runtime {
@@ -52,18 +58,20 @@ export interface Runtime {
   shutdown(opts?: { graceMs?: number }): Promise<void>;
 }
 
-function positiveInteger(value: number | undefined, fallback: number, what: string): number {
+function integerOption(value: number | undefined, fallback: number, what: string, min = 1): number {
   const v = value ?? fallback;
-  if (!(Number.isInteger(v) && v > 0)) throw new InvalidArgumentError(`${what} must be a positive integer`, { what, value });
+  if (!(Number.isInteger(v) && v >= min)) throw new InvalidArgumentError(`${what} must be ${min === 1 ? 'a positive integer' : `an integer >= ${min}`}`, { what, value });
   return v;
 }
 
+const DEFAULT_MACHINE_CACHE_SIZE = 1000;
+
 export function createRuntime(opts: RuntimeOptions): Runtime {
-  const lockMs = positiveInteger(opts.lockMs, 30_000, 'lockMs');
-  const maxAttempts = positiveInteger(opts.maxAttempts, 10, 'maxAttempts');
-  const maxPayloadBytes = positiveInteger(opts.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes');
-  const pollWaitMs = positiveInteger(opts.pollWaitMs, 5_000, 'pollWaitMs');
-  const unknownDefinitionDelayMs = positiveInteger(opts.unknownDefinitionDelayMs, DEFAULT_UNKNOWN_DEFINITION_DELAY_MS, 'unknownDefinitionDelayMs');
+  const lockMs = integerOption(opts.lockMs, 30_000, 'lockMs');
+  const maxAttempts = integerOption(opts.maxAttempts, 10, 'maxAttempts');
+  const maxPayloadBytes = integerOption(opts.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes');
+  const pollWaitMs = integerOption(opts.pollWaitMs, 5_000, 'pollWaitMs');
+  const unknownDefinitionDelayMs = integerOption(opts.unknownDefinitionDelayMs, DEFAULT_UNKNOWN_DEFINITION_DELAY_MS, 'unknownDefinitionDelayMs');
   const logger = opts.logger ?? createDefaultLogger();
   const owner = opts.owner ?? defaultOwner();
   const registry = createRegistry(opts.orchestrations ?? []);
@@ -78,7 +86,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const worker = createWorkerDispatcher({
     provider: opts.provider,
     activities,
-    concurrency: positiveInteger(opts.concurrency?.activities, 10, 'concurrency.activities'),
+    concurrency: integerOption(opts.concurrency?.activities, 10, 'concurrency.activities'),
     lockMs,
     maxAttempts,
     maxPayloadBytes,
@@ -92,12 +100,13 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       provider: opts.provider,
       registry,
       turnOptions: { maxAttempts, onNondeterminism: opts.onNondeterminism ?? 'fail', maxPayloadBytes, unknownDefinitionDelayMs },
-      concurrency: positiveInteger(opts.concurrency?.orchestrations, 10, 'concurrency.orchestrations'),
+      concurrency: integerOption(opts.concurrency?.orchestrations, 10, 'concurrency.orchestrations'),
       lockMs,
       pollWaitMs,
       owner,
       logger,
       workerSlots: (n) => worker.reserve(n),
+      machineCacheSize: integerOption(opts.machineCacheSize, DEFAULT_MACHINE_CACHE_SIZE, 'machineCacheSize', 0),
     }),
     worker,
   ];

@@ -19,6 +19,7 @@ import { runAfterCommitActions } from './after-commit.js';
 import { backoffMs, retryTransient } from './backoff.js';
 import { createDispatchLoop, type DispatchLoop, type Reservation } from './dispatch-loop.js';
 import { startLockRenewal } from './lock-renewal.js';
+import { MachineCache } from './machine-cache.js';
 
 export interface OrchestrationDispatcherOptions {
   provider: Provider;
@@ -35,6 +36,8 @@ export interface OrchestrationDispatcherOptions {
    * the worker a fetch round trip. Absent: the worker fetches them.
    */
   workerSlots?: (n: number) => Reservation<WorkItem> | null;
+  /** Live machines kept between turns (machine-cache.ts); 0 restores every turn from the stored snapshot. */
+  machineCacheSize: number;
 }
 
 /** Delay before a turn the engine failed on is offered again: grows with the attempt, 1 s to 1 min. */
@@ -49,6 +52,7 @@ async function collect(history: AsyncIterable<HistoryEvent>): Promise<HistoryEve
 export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptions): DispatchLoop<OrchestrationItem> {
   const { provider, registry, lockMs } = opts;
   const logger = opts.logger.child({ dispatcher: 'orchestrations' });
+  const machines = new MachineCache(opts.machineCacheSize);
 
   const abandon = async (item: OrchestrationItem, log: Logger, delayMs: number, countAttempt: boolean) => {
     try {
@@ -61,7 +65,8 @@ export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptio
 
   /** The turn's outcome, reading the execution's history first when the engine needs to replay. */
   const decide = async (item: OrchestrationItem, log: Logger): Promise<TurnOutcome> => {
-    const first = await runTurn({ item, registry, options: opts.turnOptions });
+    const resume = machines.take(item.instanceId);
+    const first = await runTurn({ item, registry, options: opts.turnOptions, ...(resume ? { resume } : {}) });
     if (first.kind !== 'needHistory') return first;
     const history = await retryTransient(() => collect(provider.readHistory(item.instanceId, { executionId: first.executionId })), { what: 'readHistory', logger: log });
     log.debug({ events: history.length }, 'replaying history');
@@ -123,6 +128,7 @@ export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptio
         // The worker runs what the ack locked for it (nothing if it failed) and gets the other slots back.
         slots?.fill(eager);
       }
+      if (outcome.resume) machines.put(item.instanceId, outcome.resume);
       // Only now: a turn that failed to commit is redone, and would log the same facts again.
       writeTurnLog(log, outcome.log);
       renewal.stop();

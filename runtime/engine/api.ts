@@ -2,6 +2,7 @@
  * The pure turn engine's surface, as the dispatchers call it. The engine imports xstate and the
  * contract's types only: no pg, no provider, no clock, no I/O. Everything arrives as arguments.
  */
+import type { AnyMachineSnapshot } from 'xstate';
 import type { HistoryEvent, Json, OrchestrationDelta, OrchestrationItem } from '../../providers/contract.js';
 import type { OrchestrationRegistry } from '../definitions/registry.js';
 
@@ -20,7 +21,16 @@ export interface TurnLogEntry {
 
 export type TurnOutcome =
   /** Commit `delta` with ackOrchestrationItem; after it commits run `afterCommit`. */
-  | { kind: 'commit'; delta: OrchestrationDelta; afterCommit: AfterCommitAction[]; log: TurnLogEntry[]; executionId: number; turn: number }
+  | {
+      kind: 'commit';
+      delta: OrchestrationDelta;
+      afterCommit: AfterCommitAction[];
+      log: TurnLogEntry[];
+      executionId: number;
+      turn: number;
+      /** The machine to start the instance's next turn from, once this one has committed; null when the instance ended. */
+      resume: ResumableMachine | null;
+    }
   /** The snapshot is missing or its definition hash differs: read the execution's history and call again with it. */
   | { kind: 'needHistory'; executionId: number }
   /** This process does not have the orchestration (name or version): abandon with a backoff so another process can take it. */
@@ -42,10 +52,25 @@ export interface TurnOptions {
 export const DEFAULT_NOT_STARTED_DELAY_MS = 1000;
 export const DEFAULT_UNKNOWN_DEFINITION_DELAY_MS = 5000;
 
+/**
+ * The live machine a committed turn ended with. Passed to the instance's next turn, it is used in
+ * place of restoring the stored snapshot when that snapshot is exactly the one this turn committed
+ * (same definition, equal JSON): restoring recreates every child actor, which for a fan-out was most
+ * of each later turn. Continuing the live machine is what a replay of the history does too.
+ */
+export interface ResumableMachine {
+  definitionHash: string;
+  /** The persisted machine as the turn committed it (InstanceRecord.snapshot's `machine`). */
+  persisted: Json;
+  machine: AnyMachineSnapshot;
+}
+
 export interface TurnInput {
   item: OrchestrationItem;
   registry: OrchestrationRegistry;
   /** The current execution's history, passed after a 'needHistory' outcome. */
   history?: HistoryEvent[];
   options: TurnOptions;
+  /** What the instance's previous turn in this process ended with, if the caller kept it. */
+  resume?: ResumableMachine;
 }

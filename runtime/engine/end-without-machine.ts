@@ -97,7 +97,7 @@ function commitWithoutMachine(
     deadLetterMessageIds: deadLetter,
     ...(extra.deadLetterReason !== undefined ? { deadLetterReason: extra.deadLetterReason } : {}),
   };
-  return { kind: 'commit', delta, afterCommit: [], log: rec.logs, executionId: write.executionId, turn: (frame.record?.turns ?? 0) + 1 };
+  return { kind: 'commit', delta, afterCommit: [], log: rec.logs, executionId: write.executionId, turn: (frame.record?.turns ?? 0) + 1, resume: null };
 }
 
 function writeOfRecord(r: InstanceRecord): OrchestrationDelta['instance'] {

@@ -8,16 +8,20 @@
  *    A definition this process does not have → abandon (rolling deploys), never a failure.
  * 2. Poison: item.attempt > maxAttempts → the instance fails with PoisonMessageError, messages dead-lettered.
  * 3. A terminal instance consumes its messages and records them as dropped.
- * 4. Restore the stored snapshot; if it is missing or its definition hash differs, replay history
- *    (needHistory when none was passed). A NondeterminismError fails (or suspends) the instance.
+ * 4. Restore the stored snapshot (or continue the live machine the caller kept from the instance's
+ *    last turn, when the record stores exactly what that turn committed); if the snapshot is missing
+ *    or its definition hash differs, replay history (needHistory when none was passed). A
+ *    NondeterminismError fails (or suspends) the instance.
  * 5. Apply the messages in order (a new instance's start first); stop applying at a terminal status;
  *    keep later messages after a suspend or a continue-as-new.
  * A turn that breaks a rule (machine code throws, a value is not JSON-safe or too large, a spawn
  * without id) is discarded entirely: the instance fails from its state before the turn.
  */
+import type { AnyMachineSnapshot } from 'xstate';
 import type { InstanceRecord, Json, OrchestrationDelta, StartPayload } from '../../providers/contract.js';
 import { NotJsonSafeError, PayloadTooLargeError } from '../../providers/errors.js';
 import { isTerminal } from '../../providers/types.js';
+import { jsonEqual } from '../definitions/canonical-json.js';
 import { InvalidDefinitionError, MachineCodeError, NondeterminismError, PoisonMessageError, UnknownOrchestrationError } from '../errors.js';
 import { DEFAULT_NOT_STARTED_DELAY_MS, DEFAULT_UNKNOWN_DEFINITION_DELAY_MS, type TurnInput, type TurnOutcome } from './api.js';
 import { applyEvent, applyStarted, classifyMessage, endExecutionForContinue, eventDataOf } from './apply-message.js';
@@ -100,7 +104,7 @@ function restoreExecution(frame: Frame, record: InstanceRecord): Execution | 'ne
     exec = {
       ...newExecution(frame),
       executionId: record.executionId,
-      machine: restoreMachine(definition.machine, stored.machine),
+      machine: resumedOrRestored(frame, stored.machine),
       pending: structuredClone(stored.pending),
       counter: stored.counter,
     };
@@ -116,6 +120,13 @@ function restoreExecution(frame: Frame, record: InstanceRecord): Execution | 'ne
   exec.output = record.output;
   exec.error = record.error;
   return exec;
+}
+
+/** The live machine the caller kept from this instance's last turn, if the record stores exactly what it committed; else restored. */
+function resumedOrRestored(frame: Frame, persisted: Json): AnyMachineSnapshot {
+  const resume = frame.input.resume;
+  if (resume && resume.definitionHash === frame.definition.definitionHash && jsonEqual(resume.persisted, persisted)) return resume.machine;
+  return restoreMachine(frame.definition.machine, persisted);
 }
 
 function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
@@ -199,5 +210,8 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
     keepMessageIds: keep,
     deadLetterMessageIds: [],
   };
-  return { kind: 'commit', delta, afterCommit: work.afterCommit, log: rec.logs, executionId: exec.executionId, turn: (record?.turns ?? 0) + 1 };
+  const resume = exec.machine !== null && !isTerminal(exec.status)
+    ? { definitionHash: frame.definition.definitionHash, persisted: stored.machine, machine: exec.machine }
+    : null;
+  return { kind: 'commit', delta, afterCommit: work.afterCommit, log: rec.logs, executionId: exec.executionId, turn: (record?.turns ?? 0) + 1, resume };
 }
