@@ -28,6 +28,20 @@ export function withStepContext<T>(ctx: StepContext, fn: () => T): T {
   }
 }
 
+/**
+ * Run `fn` as if no step were running (now() and uuid() throw inside it): for machine code the
+ * engine evaluates but whose results it discards, which must not consume the current step's uuid()s.
+ */
+export function outsideSteps<T>(fn: () => T): T {
+  const previous = current;
+  current = null;
+  try {
+    return fn();
+  } finally {
+    current = previous;
+  }
+}
+
 /** The logical time (epoch ms) of the event being applied. Only inside a machine step. */
 export function now(): number {
   if (!current) throw new OutsideTurnError('now');

@@ -9,7 +9,7 @@ import { assign, createActor, initialTransition, setup, transition, type AnyMach
 import { activity } from '../definitions/placeholders.js';
 import { defineActivity } from '../definitions/activity-definition.js';
 import { counterMachine, orderMachine } from './test-machines.js';
-import { withStepContext } from '../definitions/deterministic.js';
+import { uuid, withStepContext } from '../definitions/deterministic.js';
 import { initialStep, restoreStep, transitionStep, type StepActions } from './pure-steps.js';
 
 const job = activity(defineActivity('job', async (n: number) => n));
@@ -89,6 +89,15 @@ test('the machine initial snapshot is computed once per machine, not once per st
   // xstate's own transition() computes one per call: what the engine no longer pays.
   transition(machine, s, { type: 'INC' });
   assert.is(initialContexts, afterFirst + 1);
+});
+
+test("a machine that draws uuid() while entering its initial state draws the same ones in a process's first step of it and in later ones", () => {
+  const machine = setup({ types: {} as { context: { ids: string[] } } }).createMachine({ context: () => ({ ids: [uuid(), uuid()] }) });
+  // The first step of a machine in a process also makes its shared inert actor (an eager initial snapshot).
+  const [first] = at(0, () => initialStep(machine, undefined));
+  const [again] = at(0, () => initialStep(machine, undefined));
+  assert.equal(first.context.ids, again.context.ids);
+  assert.is.not(first.context.ids[0], first.context.ids[1]);
 });
 
 test('a child spawned with a systemId can be spawned again by a later step (each step gets a clean actor system)', () => {

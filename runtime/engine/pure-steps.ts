@@ -19,6 +19,7 @@
 import {
   createActor, fromTransition, type AnyActorRef, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject,
 } from 'xstate';
+import { outsideSteps } from '../definitions/deterministic.js';
 
 export type StepActions = Array<{ type: string; params?: unknown; exec?: unknown }>;
 
@@ -30,8 +31,10 @@ const SYSTEM_SOURCE = fromTransition((state: null) => state, null);
 function inertActorOf(machine: AnyStateMachine): AnyActorRef {
   let self = inertActors.get(machine);
   if (self === undefined) {
-    // Once per machine: the eager initial snapshot xstate's helpers compute on every call.
-    self = createActor(machine) as AnyActorRef;
+    // Once per machine: the eager initial snapshot xstate's helpers compute on every call. It is
+    // thrown away, so it must not draw uuid()s from the step that happens to need the actor first
+    // (a replay in a process that already has it would draw different ones).
+    self = outsideSteps(() => createActor(machine)) as AnyActorRef;
     inertActors.set(machine, self);
   }
   if (Object.keys(self.system.getAll()).length > 0) {
