@@ -1,13 +1,14 @@
 /**
- * Fan-out/fan-in: quote every item of a basket in parallel (one activity per item), then combine
- * the quotes. Each activity is spawned under an explicit id (`quote-<index>`), so its result is
- * routed back by id and the combined output is in input order whatever order the workers finish in.
+ * Fan-out/fan-in: quote every item of a basket in parallel (one activity run per item), then combine
+ * the quotes. `fanOut(quotePrice)` is one invoked actor: given the array of inputs it runs the
+ * activity once per element on the workers (each with its own retries) and finishes with the outputs
+ * in input order, like Promise.all, whatever order the workers finish in.
  *
  * Run alone: node --import tsx examples/fan-out.ts
  */
-import { assign, setup, type DoneActorEvent } from 'xstate';
+import { assign, setup } from 'xstate';
 // Users write `from 'durastate'`.
-import { activity, defineActivity, defineOrchestration, type Client } from '../runtime/index.js';
+import { defineActivity, defineOrchestration, fanOut as fanOutActivity, type Client } from '../runtime/index.js';
 import { printInstance } from './support/describe.js';
 import { isMain, runExample } from './support/run-example.js';
 
@@ -23,44 +24,26 @@ export const quotePrice = defineActivity('fanout.quotePrice', async (input: { sk
 export type BasketInput = { skus: string[] };
 export type BasketOutput = { quotes: Quote[]; totalCents: number };
 
-type BasketContext = { skus: string[]; quotes: Record<string, Quote> };
-
-const quoteId = (index: number) => `quote-${index}`;
-
 const machine = setup({
-  types: {} as { input: BasketInput; context: BasketContext; output: BasketOutput },
-  actors: { quote: activity(quotePrice) },
-  guards: { allQuoted: ({ context }) => Object.keys(context.quotes).length === context.skus.length },
+  types: {} as { input: BasketInput; context: { skus: string[]; quotes: Quote[] }; output: BasketOutput },
+  actors: { quoteAll: fanOutActivity(quotePrice) },
 }).createMachine({
   id: 'fan-out',
-  context: ({ input }) => ({ skus: input.skus, quotes: {} }),
+  context: ({ input }) => ({ skus: input.skus, quotes: [] }),
   initial: 'quoting',
   states: {
     quoting: {
-      // Fan out: one activity per item, all scheduled in the same turn.
-      entry: assign(({ context, spawn }) => {
-        context.skus.forEach((sku, index) => spawn('quote', { id: quoteId(index), input: { sku } }));
-        return {};
-      }),
-      on: {
-        // Fan in: each result is stored under the id it was spawned with.
-        'xstate.done.actor.*': {
-          actions: assign({
-            quotes: ({ context, event }) => {
-              const done = event as unknown as DoneActorEvent<Quote>;
-              return { ...context.quotes, [done.actorId]: done.output };
-            },
-          }),
-        },
+      // Fan out: one activity run per item, all scheduled in the same turn; fan in: one done event.
+      invoke: {
+        id: 'quotes',
+        src: 'quoteAll',
+        input: ({ context }) => context.skus.map((sku) => ({ sku })),
+        onDone: { target: 'done', actions: assign({ quotes: ({ event }) => event.output }) },
       },
-      always: { guard: 'allQuoted', target: 'done' },
     },
     done: { type: 'final' },
   },
-  output: ({ context }) => {
-    const quotes = context.skus.map((_, index) => context.quotes[quoteId(index)]!);
-    return { quotes, totalCents: quotes.reduce((sum, q) => sum + q.cents, 0) };
-  },
+  output: ({ context }) => ({ quotes: context.quotes, totalCents: context.quotes.reduce((sum, q) => sum + q.cents, 0) }),
 });
 
 export const fanOut = defineOrchestration('fan-out', machine, { version: '1' });

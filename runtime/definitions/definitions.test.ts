@@ -5,7 +5,7 @@ import { MemoryProvider } from '../../providers/memory/index.js';
 import { createRuntime } from '../runtime.js';
 import { defineActivity, type ActivityDefinition } from './activity-definition.js';
 import { defineOrchestration } from './orchestration-definition.js';
-import { activity, orchestration, readPlaceholder } from './placeholders.js';
+import { activity, fanOut, orchestration, readPlaceholder } from './placeholders.js';
 import { compareVersions, createRegistry } from './registry.js';
 import { DEFAULT_RETRY_POLICY, retryDelayMs } from './retry-policy.js';
 import { now, uuid, withStepContext } from './deterministic.js';
@@ -35,7 +35,7 @@ test('an invoke without an explicit id is rejected naming the state', () => {
 
 test('an invoke whose src is not a placeholder, or not a string, is rejected', () => {
   const plain = setup({ actors: { raw: fromPromise(async () => 1) } }).createMachine({ id: 'm', invoke: { id: 'r', src: 'raw' } });
-  assert.match(code(() => defineOrchestration('m', plain)).message, /src 'raw' is not an activity\(\) or orchestration\(\) placeholder/);
+  assert.match(code(() => defineOrchestration('m', plain)).message, /src 'raw' is not an activity\(\), fanOut\(\) or orchestration\(\) placeholder/);
   const inline = createMachine({ id: 'm2', invoke: { id: 'r', src: fromPromise(async () => 1) } });
   assert.match(code(() => defineOrchestration('m2', inline)).message, /state 'm2'.*string src/);
 });
@@ -51,6 +51,10 @@ test('placeholders carry what they stand for and throw if XState ever starts the
   const a = activity(charge);
   assert.equal(readPlaceholder(a), { kind: 'activity', name: 'charge', retry: { ...DEFAULT_RETRY_POLICY } });
   assert.equal(readPlaceholder(orchestration('fraud', { version: '2' })), { kind: 'orchestration', name: 'fraud', version: '2' });
+  assert.equal(readPlaceholder(fanOut(charge)), { kind: 'activity', name: 'charge', retry: { ...DEFAULT_RETRY_POLICY }, fanOut: { settle: false } });
+  assert.equal(readPlaceholder(fanOut(charge, { settle: true })), { kind: 'activity', name: 'charge', retry: { ...DEFAULT_RETRY_POLICY }, fanOut: { settle: true } });
+  // @ts-expect-error fanOut takes an activity definition
+  assert.throws(() => fanOut({ name: 'bare' }), /fanOut\(\) expects a definition made by defineActivity\(\)/);
   assert.is(readPlaceholder(fromPromise(async () => 1)), undefined);
   const actor = createActor(a, { input: { amount: 1 } });
   actor.subscribe({ error: () => {} });

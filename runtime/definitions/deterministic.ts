@@ -13,6 +13,11 @@ export interface StepContext {
   seq: number;
   /** Logical time of that event: the fetch's `now`, recorded in history. */
   now: number;
+  /**
+   * A second step the engine runs while applying the same event (an empty fan-out finishing at once):
+   * its uuid()s must differ from the first step's. 0 (or absent) for the event's own step.
+   */
+  substep?: number;
 }
 
 let current: (StepContext & { uuids: number }) | null = null;
@@ -52,7 +57,9 @@ export function now(): number {
 export function uuid(): string {
   if (!current) throw new OutsideTurnError('uuid');
   const n = current.uuids++;
-  const bytes = createHash('sha256').update(`${current.instanceId}\u0000${current.executionId}\u0000${current.seq}\u0000${n}`).digest().subarray(0, 16);
+  // The substep joins the seed only when there is one, so every uuid of an event's own step stays what it always was.
+  const sub = current.substep ? `\u0000${current.substep}` : '';
+  const bytes = createHash('sha256').update(`${current.instanceId}\u0000${current.executionId}\u0000${current.seq}\u0000${n}${sub}`).digest().subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x80; // version 8: custom/deterministic
   bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 4122 variant
   const hex = bytes.toString('hex');

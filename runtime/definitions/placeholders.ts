@@ -13,8 +13,19 @@ import type { RetryPolicy } from './retry-policy.js';
 const PLACEHOLDER = Symbol.for('durastate.placeholder');
 
 export type PlaceholderInfo =
-  | { kind: 'activity'; name: string; retry: RetryPolicy; timeoutMs?: number; heartbeatMs?: number }
+  | {
+      kind: 'activity';
+      name: string;
+      retry: RetryPolicy;
+      timeoutMs?: number;
+      heartbeatMs?: number;
+      /** Set by fanOut(): the input is an array and every element is one run of the activity. */
+      fanOut?: { settle: boolean };
+    }
   | { kind: 'orchestration'; name: string; version?: string };
+
+/** One element's outcome in a settled fan-out, as Promise.allSettled reports it (`reason`: the activity's error). */
+export type FanOutSettled<O> = { status: 'fulfilled'; value: O } | { status: 'rejected'; reason: Json };
 
 /** The structural part of an OrchestrationDefinition that a placeholder needs (avoids an import cycle). */
 interface NamedOrchestration<M extends AnyStateMachine> {
@@ -37,16 +48,39 @@ export function readPlaceholder(logic: unknown): PlaceholderInfo | undefined {
   return (logic as { [PLACEHOLDER]?: PlaceholderInfo })[PLACEHOLDER];
 }
 
-/** Use an activity as an invoked actor: `setup({ actors: { charge: activity(charge) } })`. */
-export function activity<I extends Json, O extends Json>(def: ActivityDefinition<I, O>): PromiseActorLogic<O, I> {
-  if (def?.kind !== 'activity') throw new InvalidDefinitionError('activity() expects a definition made by defineActivity()');
-  return placeholder<O, I>({
+function activityInfo(def: ActivityDefinition, what: string): Extract<PlaceholderInfo, { kind: 'activity' }> {
+  if (def?.kind !== 'activity') throw new InvalidDefinitionError(`${what}() expects a definition made by defineActivity()`);
+  return {
     kind: 'activity',
     name: def.name,
     retry: def.retry,
     ...(def.timeoutMs !== undefined ? { timeoutMs: def.timeoutMs } : {}),
     ...(def.heartbeatMs !== undefined ? { heartbeatMs: def.heartbeatMs } : {}),
-  });
+  };
+}
+
+/** Use an activity as an invoked actor: `setup({ actors: { charge: activity(charge) } })`. */
+export function activity<I extends Json, O extends Json>(def: ActivityDefinition<I, O>): PromiseActorLogic<O, I> {
+  return placeholder<O, I>(activityInfo(def, 'activity'));
+}
+
+/**
+ * Fan-out/fan-in as ONE invoked actor: `setup({ actors: { chargeAll: fanOut(charge) } })`, invoked
+ * with an array of inputs, runs the activity once per element (each with its own attempts and
+ * retries, all in parallel on the workers) and finishes with the outputs in input order, like
+ * Promise.all: the first element that fails for good ends it with `xstate.error.actor.<id>` (the
+ * element's error, plus its `index`) and cancels the rest. With `{ settle: true }` it waits for every
+ * element and finishes with one FanOutSettled per element, like Promise.allSettled. An empty array
+ * finishes at once.
+ *
+ * Spawning one child per element works too, but XState copies the machine's children map for every
+ * spawn (O(n²)) and the engine keeps each child until its result is applied; a fan-out is one child.
+ */
+export function fanOut<I extends Json, O extends Json>(def: ActivityDefinition<I, O>, opts?: { settle?: false }): PromiseActorLogic<O[], I[]>;
+export function fanOut<I extends Json, O extends Json>(def: ActivityDefinition<I, O>, opts: { settle: true }): PromiseActorLogic<Array<FanOutSettled<O>>, I[]>;
+// Actor logic types are invariant in their output: the implementation's signature has to be open.
+export function fanOut(def: ActivityDefinition, opts: { settle?: boolean } = {}): PromiseActorLogic<any, any> {
+  return placeholder({ ...activityInfo(def, 'fanOut'), fanOut: { settle: opts?.settle === true } });
 }
 
 /**

@@ -22,7 +22,7 @@ export function validateMachine(name: string, machine: AnyStateMachine): void {
     }
     if (!readPlaceholder(actors[src])) {
       throw new InvalidDefinitionError(
-        `orchestration '${name}', state '${stateId}': ${what} src '${src}' is not an activity() or orchestration() placeholder in setup({ actors })`,
+        `orchestration '${name}', state '${stateId}': ${what} src '${src}' is not an activity(), fanOut() or orchestration() placeholder in setup({ actors })`,
         { name, stateId, src },
       );
     }

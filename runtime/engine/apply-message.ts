@@ -10,7 +10,8 @@ import { NondeterminismError, TerminatedError } from '../errors.js';
 import type { Execution, TurnRecorder } from './execution.js';
 import { toErrorInfo } from './error-info.js';
 import { initialStep, transitionStep } from './pure-steps.js';
-import { cancelAllPending, finish, runStep, type StepResult } from './step.js';
+import { cancelAllPending, dropEmptyFanOuts, finish, runStep, type StepAt, type StepResult } from './step.js';
+import type { Pending } from './stored-snapshot.js';
 
 /** History data of a 'started' event: the execution's input and the logical time of its start. */
 export interface StartedData {
@@ -41,7 +42,8 @@ function payloadOf(payload: Json): Payload {
 export function applyStarted(exec: Execution, rec: TurnRecorder, data: StartedData): StepResult {
   const seq = rec.record('started', data as unknown as Json);
   const machine = exec.definition.machine;
-  return runStep(exec, rec, { seq, now: data.now }, () => initialStep(machine, data.input));
+  const at = { seq, now: data.now };
+  return settleEmptyFanOuts(exec, rec, at, runStep(exec, rec, at, () => initialStep(machine, data.input)));
 }
 
 /**
@@ -76,35 +78,20 @@ export function classifyMessage(exec: Execution, msg: OrchestratorMessage): 'kee
 export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData): StepResult {
   const seq = rec.record('event', data as unknown as Json);
   const p = payloadOf(data.payload);
-  const step = (event: EventObject): StepResult => {
-    if (exec.machine === null) throw new NondeterminismError('an event was recorded before the execution started', { seq });
-    const from = exec.machine;
-    const machine = exec.definition.machine;
-    return runStep(exec, rec, { seq, now: data.now }, () => transitionStep(machine, from, event));
-  };
-  // A finished child stays in XState's snapshot.children (pure or live) until its state exits or the
-  // machine ends, and every later step that persists or stops children copies it: O(n²) for a
-  // fan-out. Once its result is applied nothing can address it any more, so it is removed, unless the
-  // step replaced it with a new child of the same id.
-  const stepAndForget = (invokeId: string, event: EventObject): StepResult => {
-    const finished = exec.machine?.children[invokeId];
-    const result = step(event);
-    const machine = exec.machine;
-    if (finished !== undefined && machine !== null && machine.children[invokeId] === finished) {
-      // In place: copying the map per result would be O(n²) again. Nothing else holds it: XState shares
-      // it only with the snapshot before this step, which the execution has just replaced.
-      delete (machine.children as Record<string, unknown>)[invokeId];
-    }
-    return result;
-  };
+  const at = { seq, now: data.now };
+  const step = (event: EventObject) => settleEmptyFanOuts(exec, rec, at, transitionOn(exec, rec, at, event));
+  const stepAndForget = (invokeId: string, event: EventObject) => settleEmptyFanOuts(exec, rec, at, resultStep(exec, rec, at, invokeId, event));
   switch (data.kind) {
     case 'event':
       return step(p as unknown as EventObject);
     case 'activityCompleted':
     case 'activityFailed': {
-      const activityId = String(p.activityId);
-      const invokeId = takePending(exec.pending.activities, activityId, seq).invokeId;
-      return stepAndForget(invokeId, actorResultEvent(invokeId, data.kind === 'activityCompleted', p));
+      const entry = takePending(exec.pending.activities, String(p.activityId), seq);
+      if (entry.fanOut !== undefined) {
+        const event = collectFanOutResult(exec, rec, entry, data.kind === 'activityCompleted', p, seq);
+        return event ? stepAndForget(entry.invokeId, event) : {};
+      }
+      return stepAndForget(entry.invokeId, actorResultEvent(entry.invokeId, data.kind === 'activityCompleted', p));
     }
     case 'timerFired': {
       takePending(exec.pending.timers, String(data.timerId ?? p.timerId), seq);
@@ -138,6 +125,79 @@ export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData):
     case 'start':
       throw new NondeterminismError('a start message was recorded as an applied event', { seq });
   }
+}
+
+function transitionOn(exec: Execution, rec: TurnRecorder, at: StepAt, event: EventObject): StepResult {
+  if (exec.machine === null) throw new NondeterminismError('an event was recorded before the execution started', { seq: at.seq });
+  const from = exec.machine;
+  const machine = exec.definition.machine;
+  return runStep(exec, rec, at, () => transitionStep(machine, from, event));
+}
+
+/**
+ * The step that applies a child's result (`invokeId` is done or failed). A finished child stays in
+ * XState's snapshot.children (pure or live) until its state exits or the machine ends, and every
+ * later step that persists or stops children copies it: O(n²) for a fan-out of spawned children.
+ * Once its result is applied nothing can address it any more, so it is removed, unless the step
+ * replaced it with a new child of the same id.
+ */
+function resultStep(exec: Execution, rec: TurnRecorder, at: StepAt, invokeId: string, event: EventObject): StepResult {
+  const finished = exec.machine?.children[invokeId];
+  const result = transitionOn(exec, rec, at, event);
+  const machine = exec.machine;
+  if (finished !== undefined && machine !== null && machine.children[invokeId] === finished) {
+    // In place: copying the map per result would be O(n²) again. Nothing else holds it: XState shares
+    // it only with the snapshot before this step, which the execution has just replaced.
+    delete (machine.children as Record<string, unknown>)[invokeId];
+  }
+  return result;
+}
+
+/**
+ * A fan-out started with no elements has nothing to wait for: it finishes at once with [], in a
+ * further step of the same event (each with its own substep, so uuid() differs), as replays do too.
+ */
+function settleEmptyFanOuts(exec: Execution, rec: TurnRecorder, at: StepAt, result: StepResult): StepResult {
+  const empty = [...(result.emptyFanOuts ?? [])];
+  let substep = at.substep ?? 0;
+  let last: StepResult = result;
+  while (empty.length > 0 && last.continueAsNew === undefined && !isTerminal(exec.status)) {
+    const invokeId = empty.shift()!;
+    last = resultStep(exec, rec, { ...at, substep: ++substep }, invokeId, actorResultEvent(invokeId, true, { output: [] }));
+    empty.push(...(last.emptyFanOuts ?? []));
+  }
+  return last.continueAsNew !== undefined ? { continueAsNew: last.continueAsNew } : {};
+}
+
+/**
+ * Records one element's result in its fan-out. Returns the event that finishes the fan-out (its
+ * last result arrived, or an element failed for good and it does not settle), or undefined while it
+ * waits for more. A fan-out that fails cancels its other elements.
+ */
+function collectFanOutResult(exec: Execution, rec: TurnRecorder, entry: Pending['activities'][string], ok: boolean, p: Payload, seq: number): EventObject | undefined {
+  const fanOutId = entry.fanOut!;
+  const state = exec.pending.fanOuts?.[fanOutId];
+  if (state === undefined || entry.index === undefined) {
+    throw new NondeterminismError(`event #${seq} answers an element of fan-out '${fanOutId}', which is not collecting results`, { seq, fanOut: fanOutId });
+  }
+  const value = (ok ? p.output : p.error) ?? null;
+  if (!ok && !state.settle) {
+    delete exec.pending.fanOuts![fanOutId];
+    dropEmptyFanOuts(exec);
+    for (const [activityId, other] of Object.entries(exec.pending.activities)) {
+      if (other.fanOut !== fanOutId) continue;
+      delete exec.pending.activities[activityId];
+      rec.command({ type: 'cancelActivity', activityId });
+    }
+    // The element's error (the activity's ErrorInfo), and which element it was.
+    const error: Json = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, index: entry.index } : { error: value, index: entry.index };
+    return actorResultEvent(entry.invokeId, false, { error });
+  }
+  state.results[entry.index] = state.settle ? (ok ? { status: 'fulfilled', value } : { status: 'rejected', reason: value }) : value;
+  if (--state.remaining > 0) return undefined;
+  delete exec.pending.fanOuts![fanOutId];
+  dropEmptyFanOuts(exec);
+  return actorResultEvent(entry.invokeId, true, { output: state.results });
 }
 
 /** Closes the execution for continue-as-new: cancels its outstanding work and records the command. */

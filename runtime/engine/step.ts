@@ -20,6 +20,22 @@ import { assertJsonSafe } from '../../providers/json-safety.js';
 export interface StepResult {
   /** Set when the step ran the continueAsNew action: the input of the next execution. */
   continueAsNew?: Json;
+  /** Invoke ids of fan-outs the step started with no elements: they finish at once (apply-message.ts). */
+  emptyFanOuts?: string[];
+}
+
+/** When a step runs: the event's seq and logical time, and which of the event's steps it is (see StepContext.substep). */
+export interface StepAt {
+  seq: number;
+  now: number;
+  substep?: number;
+}
+
+/** What applying one step's actions collects besides commands. */
+interface StepEffects {
+  /** Children the step's spawnChild actions announced. */
+  spawned: Set<string>;
+  emptyFanOuts: string[];
 }
 
 /** XState's name for children whose id it generated (a process-global counter: not replayable). */
@@ -28,14 +44,14 @@ const GENERATED_CHILD_ID = /^x:\d+$/;
 export function runStep(
   exec: Execution,
   rec: TurnRecorder,
-  at: { seq: number; now: number },
+  at: StepAt,
   step: () => [AnyMachineSnapshot, StepActions],
 ): StepResult {
   const before = exec.machine;
   let next: AnyMachineSnapshot;
   let actions: StepActions;
   try {
-    [next, actions] = withStepContext({ instanceId: exec.instanceId, executionId: exec.executionId, seq: at.seq, now: at.now }, step);
+    [next, actions] = withStepContext({ instanceId: exec.instanceId, executionId: exec.executionId, seq: at.seq, now: at.now, substep: at.substep ?? 0 }, step);
   } catch (err) {
     if (err instanceof DurastateError) throw err;
     const info = toErrorInfo(err);
@@ -52,9 +68,9 @@ export function runStep(
     assertJsonSafe(input, 'continueAsNew input', exec.maxPayloadBytes);
     return { continueAsNew: input };
   }
-  const spawnedByAction = new Set<string>();
-  for (const action of actions) applyAction(exec, rec, action, at.now, spawnedByAction);
-  scheduleAssignSpawns(exec, rec, before, next, spawnedByAction);
+  const effects: StepEffects = { spawned: new Set(), emptyFanOuts: [] };
+  for (const action of actions) applyAction(exec, rec, action, at.now, effects);
+  scheduleAssignSpawns(exec, rec, before, next, effects);
 
   if (next.status === 'done') {
     const output = (next.output ?? null) as unknown;
@@ -67,7 +83,7 @@ export function runStep(
     finish(exec, rec, 'failed', { error: { name: exec.error.name, message: exec.error.message } });
     rec.log('error', 'orchestration failed', { error: exec.error.message });
   }
-  return {};
+  return effects.emptyFanOuts.length > 0 ? { emptyFanOuts: effects.emptyFanOuts } : {};
 }
 
 /** Ends the execution with a terminal status: cancels what is still outstanding and records the status. */
@@ -84,13 +100,13 @@ export function cancelAllPending(exec: Execution, rec: TurnRecorder): void {
   exec.pending = emptyPending();
 }
 
-function applyAction(exec: Execution, rec: TurnRecorder, action: StepActions[number], now: number, spawned: Set<string>): void {
+function applyAction(exec: Execution, rec: TurnRecorder, action: StepActions[number], now: number, effects: StepEffects): void {
   const params = action.params as Record<string, unknown> | undefined;
   switch (action.type) {
     case 'xstate.spawnChild': {
       const { id, src, input } = params as { id: string; src: unknown; input: unknown };
-      spawned.add(id);
-      scheduleChild(exec, rec, id, src, input);
+      effects.spawned.add(id);
+      scheduleChild(exec, rec, id, src, input, effects);
       return;
     }
     case 'xstate.stopChild': {
@@ -152,14 +168,14 @@ function isSetupAction(machine: AnyStateMachine, type: string): boolean {
   return Object.prototype.hasOwnProperty.call(machine.implementations.actions ?? {}, type);
 }
 
-function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unknown, input: unknown): void {
+function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unknown, input: unknown, effects: StepEffects): void {
   const actors = (exec.definition.machine.implementations.actors ?? {}) as Record<string, unknown>;
   const info = typeof src === 'string' ? readPlaceholder(actors[src]) : undefined;
   if (typeof id !== 'string' || GENERATED_CHILD_ID.test(id)) {
     throw new InvalidDefinitionError(`orchestration '${exec.definition.name}': a child was spawned without an explicit id`, { name: exec.definition.name, id });
   }
   if (!info) {
-    throw new InvalidDefinitionError(`orchestration '${exec.definition.name}': child '${id}' has a src that is not an activity() or orchestration() placeholder`, {
+    throw new InvalidDefinitionError(`orchestration '${exec.definition.name}': child '${id}' has a src that is not an activity(), fanOut() or orchestration() placeholder`, {
       name: exec.definition.name,
       id,
     });
@@ -168,13 +184,26 @@ function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unkn
   assertJsonSafe(value, `input of '${id}'`, exec.maxPayloadBytes);
   const n = ++exec.counter;
   if (info.kind === 'activity') {
-    const activityId = `${id}#${n}`;
-    exec.pending.activities[activityId] = { invokeId: id, name: info.name };
     const options: Record<string, Json> = { retry: { ...info.retry } };
     if (info.timeoutMs !== undefined) options.timeoutMs = info.timeoutMs;
     if (info.heartbeatMs !== undefined) options.heartbeatMs = info.heartbeatMs;
-    rec.command({ type: 'scheduleActivity', activityId, invokeId: id, name: info.name, input: value, options });
-    rec.log('debug', 'activity scheduled', { activityId, name: info.name });
+    const schedule = (activityId: string, elementInput: Json, element?: { fanOut: string; index: number }) => {
+      exec.pending.activities[activityId] = { invokeId: id, name: info.name, ...element };
+      rec.command({ type: 'scheduleActivity', activityId, invokeId: id, name: info.name, input: elementInput, options });
+    };
+    if (!info.fanOut) {
+      schedule(`${id}#${n}`, value);
+      rec.log('debug', 'activity scheduled', { activityId: `${id}#${n}`, name: info.name });
+      return;
+    }
+    if (!Array.isArray(value)) {
+      throw new MachineCodeError(`the input of fan-out '${id}' must be an array of the activity's inputs`, { id, name: info.name }, undefined);
+    }
+    const fanOutId = `${id}#${n}`;
+    value.forEach((element, index) => schedule(`${fanOutId}[${index}]`, element, { fanOut: fanOutId, index }));
+    if (value.length === 0) effects.emptyFanOuts.push(id);
+    else (exec.pending.fanOuts ??= {})[fanOutId] = { invokeId: id, settle: info.fanOut.settle, remaining: value.length, results: value.map(() => null) };
+    rec.log('debug', 'fan-out scheduled', { fanOutId, name: info.name, elements: value.length });
   } else {
     const childInstanceId = `${exec.instanceId}:${id}:${exec.executionId}:${n}`;
     exec.pending.children[childInstanceId] = { invokeId: id, name: info.name };
@@ -185,7 +214,14 @@ function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unkn
 
 function stopChild(exec: Execution, rec: TurnRecorder, invokeId: string | undefined): void {
   for (const activityId of takeInvoked(exec.pending.activities, invokeId)) rec.command({ type: 'cancelActivity', activityId });
+  if (exec.pending.fanOuts) takeInvoked(exec.pending.fanOuts, invokeId);
+  dropEmptyFanOuts(exec);
   for (const childInstanceId of takeInvoked(exec.pending.children, invokeId)) rec.command({ type: 'terminateChild', childInstanceId });
+}
+
+/** Fan-outs are in the stored snapshot only while one collects results (older snapshots have no such key). */
+export function dropEmptyFanOuts(exec: Execution): void {
+  if (exec.pending.fanOuts && Object.keys(exec.pending.fanOuts).length === 0) delete exec.pending.fanOuts;
 }
 
 /** Removes the outstanding entries of one invoke id from a pending table and returns their keys, in order. */
@@ -204,15 +240,15 @@ function scheduleAssignSpawns(
   rec: TurnRecorder,
   before: AnyMachineSnapshot | null,
   next: AnyMachineSnapshot,
-  announced: Set<string>,
+  effects: StepEffects,
 ): void {
   // XState copies the children map whenever it changes, so an unchanged map has no new child.
   if (before !== null && next.children === before.children) return;
-  const unannounced = Object.keys(next.children as Record<string, unknown>).filter((id) => !announced.has(id) && !(before !== null && id in before.children));
+  const unannounced = Object.keys(next.children as Record<string, unknown>).filter((id) => !effects.spawned.has(id) && !(before !== null && id in before.children));
   if (unannounced.length === 0) return;
   // The persisted form is where XState exposes a child's src and input.
   const persisted = exec.definition.machine.getPersistedSnapshot(next) as { children?: unknown };
   const children = (persisted.children ?? {}) as Record<string, { src?: unknown; snapshot?: { input?: unknown } }>;
-  for (const id of unannounced) scheduleChild(exec, rec, id, children[id]?.src, children[id]?.snapshot?.input);
+  for (const id of unannounced) scheduleChild(exec, rec, id, children[id]?.src, children[id]?.snapshot?.input, effects);
 }
 

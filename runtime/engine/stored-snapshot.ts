@@ -3,9 +3,10 @@
  * own bookkeeping of the current execution, so a turn needs nothing but the record:
  *
  *   { machine: <machine.getPersistedSnapshot(...)>,
- *     pending: { activities: { [activityId]: { invokeId, name } },
+ *     pending: { activities: { [activityId]: { invokeId, name, fanOut?, index? } },
  *                timers:     { [timerId]: { sendId } },
- *                children:   { [childInstanceId]: { invokeId, name } } },
+ *                children:   { [childInstanceId]: { invokeId, name } },
+ *                fanOuts?:   { [fanOutId]: { invokeId, settle, remaining, results } } },
  *     counter: <last number used for durable ids in this execution> }
  */
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
@@ -15,9 +16,22 @@ import { NondeterminismError } from '../errors.js';
 import { restoreStep } from './pure-steps.js';
 
 export interface Pending {
-  activities: Record<string, { invokeId: string; name: string }>;
+  /** Outstanding activity runs; those of a fan-out name it (`fanOut`) and their element's position. */
+  activities: Record<string, { invokeId: string; name: string; fanOut?: string; index?: number }>;
   timers: Record<string, { sendId: string | null }>;
   children: Record<string, { invokeId: string; name: string }>;
+  /** Fan-outs still collecting results (present only while there is one, so other snapshots keep their shape). */
+  fanOuts?: Record<string, FanOutState>;
+}
+
+/** A fan-out (fanOut()) collecting its elements' results until the last one arrives. */
+export interface FanOutState {
+  invokeId: string;
+  settle: boolean;
+  /** Elements without a result yet. */
+  remaining: number;
+  /** In input order: outputs (or FanOutSettled entries); null where none came yet. */
+  results: Json[];
 }
 
 export interface StoredSnapshot {

@@ -6,7 +6,7 @@
  * sorted or ordered deterministically so the driver can predict them exactly.
  */
 import { assign, enqueueActions, setup } from 'xstate';
-import { activity, continueAsNew, defineOrchestration, orchestration } from '../../runtime/index.js';
+import { activity, continueAsNew, defineOrchestration, fanOut, orchestration } from '../../runtime/index.js';
 import { defineWorkActivity, type WorkInput, type WorkOutput } from './work-activity.js';
 
 /** The placeholder only carries the activity's name and policy; each process registers its own implementation. */
@@ -89,6 +89,33 @@ const fanoutMachine = setup({
   output: ({ context }) => ({ count: context.applied.length, total: context.total, applied: [...context.applied].sort() }),
 });
 export const fanout = defineOrchestration('stress.fanout', fanoutMachine);
+
+// ---------------------------------------------------------------- fan-out / fan-in as one actor (fanOut)
+
+const workAll = fanOut(defineWorkActivity());
+
+const gatherMachine = setup({
+  types: {} as { input: FanoutInput; context: FanoutInput & { total: number; applied: string[] }; output: FanoutOutput },
+  actors: { workAll },
+}).createMachine({
+  id: 'gather',
+  context: ({ input }) => ({ ...input, total: 0, applied: [] }),
+  initial: 'running',
+  states: {
+    running: {
+      invoke: {
+        id: 'all',
+        src: 'workAll',
+        input: ({ context }): WorkInput[] => Array.from({ length: context.width }, (_, i) => ({ key: workKey(context.root, `gather-${i}`), value: i })),
+        // The outputs come in input order: no sorting needed.
+        onDone: { target: 'done', actions: assign(({ event }) => ({ total: event.output.reduce((n, r) => n + r.value, 0), applied: event.output.map((r) => r.key) })) },
+      },
+    },
+    done: { type: 'final' },
+  },
+  output: ({ context }) => ({ count: context.applied.length, total: context.total, applied: context.applied }),
+});
+export const gather = defineOrchestration('stress.gather', gatherMachine);
 
 // ---------------------------------------------------------------- durable timer, then an activity
 
@@ -236,4 +263,4 @@ const generationsMachine = setup({
 });
 export const generations = defineOrchestration('stress.generations', generationsMachine);
 
-export const STRESS_ORCHESTRATIONS = [chain, fanout, timer, events, parent, generations] as const;
+export const STRESS_ORCHESTRATIONS = [chain, fanout, gather, timer, events, parent, generations] as const;

@@ -35,7 +35,7 @@ export interface PlanOptions {
   eventsPerInstance: number;
 }
 
-const KINDS = ['chain', 'timer', 'events', 'parent', 'generations', 'chain', 'events', 'fanout'] as const;
+const KINDS = ['chain', 'timer', 'events', 'parent', 'generations', 'chain', 'events', 'fanout', 'gather'] as const;
 
 function chainExpectation(root: string, prefix: string, steps: number): ChainOutput {
   const applied: string[] = [];
@@ -60,6 +60,12 @@ function planOne(kind: (typeof KINDS)[number], root: string, startAtMs: number, 
       const applied = results.map((r) => r.key).sort();
       const total = results.reduce((n, r) => n + r.value, 0);
       return { ...base, name: 'stress.fanout', input: { root, width: o.fanoutWidth }, expectedOutput: { count: o.fanoutWidth, total, applied }, expectedKeys: applied };
+    }
+    case 'gather': {
+      const results = Array.from({ length: o.fanoutWidth }, (_, i) => workResult({ key: workKey(root, `gather-${i}`), value: i }));
+      const applied = results.map((r) => r.key); // in input order
+      const total = results.reduce((n, r) => n + r.value, 0);
+      return { ...base, name: 'stress.gather', input: { root, width: o.fanoutWidth }, expectedOutput: { count: o.fanoutWidth, total, applied }, expectedKeys: applied };
     }
     case 'timer': {
       // Timers of up to half the window, so some fire while chaos is under way.
