@@ -23,6 +23,8 @@ export interface Fleet {
   startFailures(): number;
   /** SIGTERM everything, SIGKILL what is still alive after `graceMs`. */
   stop(graceMs: number): Promise<void>;
+  /** Process ids of the slots' current processes. */
+  pids(): number[];
 }
 
 export async function startFleet(opts: { size: number; config: WorkerConfig; logDir: string }): Promise<Fleet> {
@@ -96,6 +98,7 @@ export async function startFleet(opts: { size: number; config: WorkerConfig; log
     },
     unexpectedExits: () => unexpected,
     startFailures: () => startFailures,
+    pids: () => slots.flatMap((c) => (c?.pid === undefined ? [] : [c.pid])),
     async stop(graceMs) {
       const children = slots.filter((c): c is ChildProcess => c !== undefined);
       for (const c of children) {

@@ -81,6 +81,8 @@ export interface BenchSchema {
    * with every stress workload), or with 0 one runtime in this process.
    */
   startDispatchers(): Promise<void>;
+  /** The processes running the dispatchers: this one, or the `--processes` children. */
+  dispatcherPids(): number[];
   /** Shut the runtime down, close the provider, drop the schema. */
   close(): Promise<void>;
 }
@@ -148,6 +150,7 @@ export async function createBenchContext(options: BenchOptions, pgbench?: Pgbenc
             },
           });
         },
+        dispatcherPids: () => (fleet ? fleet.pids() : [process.pid]),
         async close() {
           await fleet?.stop(5000);
           await Promise.all(runtimes.map((r) => r.shutdown({ graceMs: 2000 })));

@@ -10,22 +10,26 @@ import { defineWorkActivity } from '../workloads/work-activity.js';
 import type { BenchContext } from './bench-context.js';
 import { isMain, runBenches, type Bench } from './bench.js';
 import { secondsUntilLast, waitAllCompleted } from './completion.js';
+import { allServerPids, startCpuMeter, type CpuSplit } from './cpu-meter.js';
+import { cpuFigures } from './report.js';
 
 /**
  * Seconds from the start of one instance of `definition` (1,000 wide at scale 1) to its completion,
  * and its turns; after an untimed instance a quarter as wide (as in the throughput benchmark: the
  * figure is for a process that has run the code before).
  */
-async function timeOne(ctx: BenchContext, definition: OrchestrationDefinition, width: number): Promise<{ seconds: number; turns: number }> {
+async function timeOne(ctx: BenchContext, definition: OrchestrationDefinition, width: number): Promise<{ seconds: number; turns: number; cpu: CpuSplit }> {
   const s = await ctx.openSchema({ orchestrations: [definition], activities: [defineWorkActivity()] });
   try {
     await s.startDispatchers();
     await s.client.start(definition, { root: 'warm', width: Math.ceil(width / 4) }, { instanceId: 'warm' });
     await waitAllCompleted(s.provider, 1, 30 * 60_000);
+    const meter = await startCpuMeter(s.dispatcherPids, () => allServerPids(s.pool));
     const startedAt = Date.now();
     await s.client.start(definition, { root: 'f', width }, { instanceId: 'f' });
     const timed = (await waitAllCompleted(s.provider, 2, 30 * 60_000)).filter((r) => r.instanceId === 'f');
-    return { seconds: secondsUntilLast(timed, startedAt), turns: timed[0]?.turns ?? 0 };
+    const cpu = await meter.stop();
+    return { seconds: secondsUntilLast(timed, startedAt), turns: timed[0]?.turns ?? 0, cpu };
   } finally {
     await s.close();
   }
@@ -45,9 +49,11 @@ export const fanout: Bench = {
         { name: 'activities/s, fanOut()', value: activitiesPerS, unit: '1/s', perPgbench: true },
         { name: 'turns, fanOut()', value: primitive.turns, unit: '' },
         { name: 'elapsed, fanOut()', value: primitive.seconds, unit: 's' },
+        ...cpuFigures(primitive.cpu, width, 'activity, fanOut()'),
         { name: 'activities/s, spawned children', value: width / spawned.seconds, unit: '1/s', perPgbench: true },
         { name: 'turns, spawned children', value: spawned.turns, unit: '' },
         { name: 'elapsed, spawned children', value: spawned.seconds, unit: 's' },
+        ...cpuFigures(spawned.cpu, width, 'activity, spawned children'),
       ],
       targets: [{ what: 'activities/s (fanOut) >= 2x pgbench TPS', pass: activitiesPerS >= 2 * ctx.pgbench.tps }],
     };

@@ -5,6 +5,7 @@
 import { formatTable } from '../table.js';
 import { writeResults } from '../results-file.js';
 import type { PgbenchResult } from '../pgbench.js';
+import type { CpuSplit } from './cpu-meter.js';
 
 export interface Figure {
   name: string;
@@ -12,6 +13,17 @@ export interface Figure {
   unit: string;
   /** Show value / pgbench TPS next to it. */
   perPgbench?: boolean;
+}
+
+/**
+ * CPU per unit of work, dispatcher processes and database server apart (cpu-meter.ts); the server's
+ * is left out when it could not be read. Benchmark processes wait on the database while polling for
+ * completion, which the runtime side includes.
+ */
+export function cpuFigures(split: CpuSplit, units: number, unit: string): Figure[] {
+  const figures: Figure[] = [{ name: `runtime CPU per ${unit}`, value: (split.runtimeMs * 1000) / units, unit: 'us' }];
+  if (split.serverMs !== null) figures.push({ name: `database CPU per ${unit}`, value: (split.serverMs * 1000) / units, unit: 'us' });
+  return figures;
 }
 
 export interface Target {
