@@ -7,42 +7,20 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assign, setup } from 'xstate';
+import { setup } from 'xstate';
 import type { Json } from '../../providers/contract.js';
-import { activity, defineActivity, defineOrchestration, fanOut, uuid, type FanOutSettled } from '../index.js';
+import { defineActivity, defineOrchestration, fanOut, type FanOutSettled } from '../index.js';
 import { createRegistry } from '../definitions/registry.js';
 import { replayHistory } from './replay.js';
+import { gatherMachine } from './test-machines.js';
 import { expectCommit, TestInstance } from './test-support.js';
 
 const T0 = 1_700_000_000_000;
 const double = defineActivity('double', async (n: number) => n * 2, { retry: { maxAttempts: 1 } });
 
-type Ctx = { outputs: Json; error: Json; ids: string[]; rounds: number };
-const machineOf = (settle: boolean) => setup({
-  types: {} as { input: number[]; context: Ctx & { input: number[] }; events: { type: 'CANCEL' } },
-  actors: { all: settle ? fanOut(double, { settle: true }) : fanOut(double), one: activity(double) },
-}).createMachine({
-  context: ({ input }) => ({ input, outputs: null, error: null, ids: [uuid()], rounds: 0 }),
-  initial: 'fanning',
-  states: {
-    fanning: {
-      invoke: {
-        id: 'all',
-        src: 'all',
-        input: ({ context }) => context.input,
-        onDone: { target: 'done', actions: assign({ outputs: ({ event }) => event.output as Json, ids: ({ context }) => [...context.ids, uuid()] }) },
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => event.error as Json }) },
-      },
-      on: { CANCEL: 'cancelled' },
-    },
-    done: { type: 'final' },
-    failed: { type: 'final' },
-    cancelled: { type: 'final' },
-  },
-  output: ({ context }) => ({ outputs: context.outputs, error: context.error }),
-});
-const all = defineOrchestration('fan-all', machineOf(false));
-const settled = defineOrchestration('fan-settled', machineOf(true));
+type Ctx = { outputs: Json; error: Json; ids: string[] };
+const all = defineOrchestration('fan-all', gatherMachine(fanOut(double)));
+const settled = defineOrchestration('fan-settled', gatherMachine(fanOut(double, { settle: true })));
 const registry = createRegistry([all, settled]);
 
 function started(name: string, id: string, input: number[]) {

@@ -1,5 +1,6 @@
 /** Machines shared by the engine tests. */
-import { assign, emit, setup } from 'xstate';
+import { assign, emit, setup, type PromiseActorLogic } from 'xstate';
+import type { Json } from '../../providers/types.js';
 import { activity, orchestration } from '../definitions/placeholders.js';
 import { defineActivity } from '../definitions/activity-definition.js';
 import { defineOrchestration } from '../definitions/orchestration-definition.js';
@@ -93,3 +94,38 @@ export const counterMachine = setup({
 });
 
 export const counter = defineOrchestration('counter', counterMachine);
+
+/**
+ * Invokes a fan-out (fanOut()) over its input and ends with the outputs or the error; CANCEL leaves
+ * the invoking state. `ids` holds a uuid() drawn at the start and one drawn when the fan-out is done.
+ */
+export function gatherMachine<O extends Json>(logic: PromiseActorLogic<O[], number[]>) {
+  return setup({
+    types: {} as {
+      input: number[];
+      context: { input: number[]; outputs: Json; error: Json; ids: string[] };
+      events: { type: 'CANCEL' };
+      output: { outputs: Json; error: Json };
+    },
+    actors: { all: logic },
+  }).createMachine({
+    context: ({ input }) => ({ input, outputs: null, error: null, ids: [uuid()] }),
+    initial: 'fanning',
+    states: {
+      fanning: {
+        invoke: {
+          id: 'all',
+          src: 'all',
+          input: ({ context }) => context.input,
+          onDone: { target: 'done', actions: assign({ outputs: ({ event }) => event.output as Json, ids: ({ context }) => [...context.ids, uuid()] }) },
+          onError: { target: 'failed', actions: assign({ error: ({ event }) => event.error as Json }) },
+        },
+        on: { CANCEL: 'cancelled' },
+      },
+      done: { type: 'final' },
+      failed: { type: 'final' },
+      cancelled: { type: 'final' },
+    },
+    output: ({ context }) => ({ outputs: context.outputs, error: context.error }),
+  });
+}

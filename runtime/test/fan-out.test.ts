@@ -5,36 +5,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assign, setup, type PromiseActorLogic } from 'xstate';
-import type { Json } from '../../providers/contract.js';
 import { defineActivity, defineOrchestration, fanOut } from '../definitions/index.js';
+import { gatherMachine } from '../engine/test-machines.js';
 import { useHarness } from './support/harness.js';
 
 const h = useHarness(test);
 const fast = { initialMs: 10, maxMs: 50, backoff: 2, jitter: 0 };
-
-function gather(name: string, logic: PromiseActorLogic<number[], number[]>) {
-  return defineOrchestration(name, setup({
-    types: {} as { input: number[]; context: { input: number[]; outputs: Json; error: Json }; output: { outputs: Json; error: Json } },
-    actors: { all: logic },
-  }).createMachine({
-    context: ({ input }) => ({ input, outputs: null, error: null }),
-    initial: 'fanning',
-    states: {
-      fanning: {
-        invoke: {
-          id: 'all',
-          src: 'all',
-          input: ({ context }) => context.input,
-          onDone: { target: 'done', actions: assign({ outputs: ({ event }) => event.output as Json }) },
-          onError: { target: 'done', actions: assign({ error: ({ event }) => event.error as Json }) },
-        },
-      },
-      done: { type: 'final' },
-    },
-    output: ({ context }) => ({ outputs: context.outputs, error: context.error }),
-  }));
-}
 
 test('fan-out of 40 elements, some retried: outputs in input order, each element applied once', async () => {
   const runs = new Map<number, number>();
@@ -44,7 +20,7 @@ test('fan-out of 40 elements, some retried: outputs in input order, each element
     await new Promise((resolve) => setTimeout(resolve, (n * 13) % 17)); // finish out of order
     return n * n;
   }, { retry: { maxAttempts: 3, ...fast } });
-  const def = gather('fan-squares', fanOut(square));
+  const def = defineOrchestration('fan-squares', gatherMachine(fanOut(square)));
   await h.runtime({ orchestrations: [def], activities: [square], concurrency: { orchestrations: 4, activities: 8 } });
   const input = Array.from({ length: 40 }, (_, i) => i + 1);
   const { instanceId } = await h.client.start(def, input);
@@ -66,7 +42,7 @@ test('an element that fails for good ends the fan-out with its error and index; 
     });
     return n;
   }, { retry: { maxAttempts: 1 } });
-  const def = gather('fan-broken', fanOut(slowOrBroken));
+  const def = defineOrchestration('fan-broken', gatherMachine(fanOut(slowOrBroken)));
   // A short lock, so cancelled elements notice their lost lock (renewal every lockMs/3) quickly.
   await h.runtime({ orchestrations: [def], activities: [slowOrBroken], concurrency: { orchestrations: 2, activities: 4 }, lockMs: 600 });
   const { instanceId } = await h.client.start(def, [0, 1, 2, 3]);
