@@ -1,7 +1,8 @@
 /**
  * A turn may continue the live machine its instance's previous turn ended with (TurnInput.resume)
  * instead of restoring the stored snapshot: only when the record stores exactly what that turn
- * committed and the definition is the same, and then with exactly the deltas a restore gives.
+ * committed and the definition is the same, and then with exactly the deltas a restore gives. A
+ * stored snapshot the machine cannot restore at all is a nondeterminism, not an engine crash.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -72,6 +73,17 @@ test('a machine kept under another definition hash is not continued', () => {
   const other: ResumableMachine = { ...outcome.resume!, definitionHash: 'another-definition', machine: moved };
   const next = expectCommit(runTurn({ item: item('rehashed', record, [chargeDone('rehashed')], T0 + 1), registry, options: TEST_OPTIONS, resume: other }));
   assert.is(next.delta.instance.stateValue, 'awaitingApproval');
+});
+
+test('a stored snapshot the machine cannot restore fails the instance as nondeterministic, changing nothing else', () => {
+  const { record } = started('unreadable');
+  const machine = (record.snapshot as { machine: Record<string, Json> }).machine;
+  const broken: InstanceRecord = { ...record, snapshot: { ...(record.snapshot as Record<string, Json>), machine: { ...machine, value: 'nowhere' } } };
+  const outcome = expectCommit(runTurn({ item: item('unreadable', broken, [chargeDone('unreadable')], T0 + 1), registry, options: TEST_OPTIONS }));
+  assert.is(outcome.delta.instance.status, 'failed');
+  assert.is(outcome.delta.instance.error?.code, 'NONDETERMINISM');
+  assert.match(outcome.delta.instance.error!.message, 'cannot be restored');
+  assert.equal(outcome.delta.workItems, []);
 });
 
 test('continuing kept machines commits the same deltas, turn by turn, as restoring every turn', () => {
