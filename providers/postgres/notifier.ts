@@ -69,8 +69,8 @@ export function reconnectDelayMs(attempt: number, random: () => number = Math.ra
 }
 
 /**
- * A queue payload is `<visibleAt>/<databaseNow>` (schema version 6) or a bare `<visibleAt>` (older
- * versions, still sent during a rolling upgrade), decimal epoch ms. Null for anything else: it then
+ * A queue payload is `<visibleAt>/<databaseNow>` (what ds_notify sends) or a bare `<visibleAt>` (which
+ * the notifier also accepts, as ds_notify's comment promises), decimal epoch ms. Null for anything else: it then
  * means "due now" (waking early is harmless).
  */
 export function parseQueuePayload(payload: string | undefined): { at: number; databaseNow: number | null } | null {

@@ -344,6 +344,28 @@ test('acks sent together (one group commit) succeed or fail each on its own', as
   assert.is((await p.getInstance('b'))?.historyLength, 1);
 });
 
+test('a group ack inserts the work items each ack takes already locked: up to its max of the visible ones, oldest first', async ({ p }) => {
+  for (const id of ['a', 'b']) await createInstance(p, id);
+  for (const id of ['a', 'b']) await p.enqueueOrchestratorMessage(eventMessage(id, 'GO'));
+  const items = await p.fetchOrchestrationItems({ lockMs: 60_000, max: 2 });
+  const byId = Object.fromEntries(items.map((i) => [i.instanceId, i]));
+  const now = await p.now();
+  // One group (same tick): a has an item made visible in the past (older than its others) and a delayed one.
+  const [a, b] = await Promise.all([
+    p.ackOrchestrationItem(byId.a!.lockToken, sampleDelta({
+      history: historyEvents(1, 1, 1),
+      workItems: [workItem('a', 'w1'), workItem('a', 'w2'), workItem('a', 'w3', { visibleAt: now - 5000 }), workItem('a', 'w4', { visibleAt: now + 10_000 })],
+    }), { lockWorkItems: { lockMs: 1000, max: 2, owner: 'me' } }),
+    p.ackOrchestrationItem(byId.b!.lockToken, sampleDelta({ history: historyEvents(1, 1, 1), workItems: [workItem('b', 'x1'), workItem('b', 'x2')] }),
+      { lockWorkItems: { lockMs: 1000, max: 5 } }),
+  ]);
+  assert.equal(a.map((w) => [w.activityId, w.attempt, w.lockedUntil - w.now]), [['w3', 1, 1000], ['w1', 1, 1000]]);
+  assert.equal(b.map((w) => [w.activityId, w.instanceId]), [['x1', 'b'], ['x2', 'b']]);
+  assert.ok([...a, ...b].every((w) => w.now === now), 'each taken at its ack\'s time');
+  assert.equal((await p.fetchWorkItems({ lockMs: 1000, max: 10 })).map((w) => [w.activityId, w.attempt]), [['w2', 1]], 'the rest is free, the delayed one not yet visible');
+  await p.ackWorkItem(a[0]!.lockToken, eventMessage('a', 'DONE'));
+});
+
 test('a constraint violation in the set-based ack of a batch falls back to one by one: only the offender fails', async ({ p }) => {
   for (const id of ['a', 'b', 'c', 'd']) await createInstance(p, id);
   for (const id of ['a', 'b', 'c', 'd']) await p.enqueueOrchestratorMessage(eventMessage(id, 'GO'));
