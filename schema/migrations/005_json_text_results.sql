@@ -300,7 +300,8 @@ BEGIN
     ORDER BY r.n, r.k
     RETURNING q AS item
   ), taken AS (
-    -- Back to its ack by its key (unique in the queue, so one row each); a hash join of the two lists.
+    -- Back to its ack by its key (unique in the queue, so one row each): one join of the two lists
+    -- (a merge join as planned), not a lookup per item.
     SELECT r.n, (i.item).visible_at, (i.item).id, work_item_wire(i.item, r.now) AS wire
     FROM inserted i JOIN ranked r
       ON r.instance_id = (i.item).instance_id AND r.activity_id = (i.item).activity_id AND r.execution_id = (i.item).execution_id
