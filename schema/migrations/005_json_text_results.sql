@@ -13,8 +13,11 @@
 -- building of their answer, which is marked "Version 5". A function's result type cannot be changed
 -- in place, so they are dropped and created again.
 
--- The JSON text of what the fetches hand out: the same fields as message_json, instance_json and
--- work_item_json (version 1), which the other statements keep using.
+-- The JSON text of what the fetches hand out. message_json and work_item_json (version 1), which
+-- other functions keep using (dead letters, the per-ack path's eager lock), become this text read
+-- as jsonb (below): one list of fields per shape, so the two forms cannot drift apart. instance_json
+-- keeps its own list: getInstance and the listings of processes of every version call it from
+-- outside the schema's functions, without its search_path, where it could not find instance_wire.
 CREATE FUNCTION message_wire(q orchestrator_queue) RETURNS json
 LANGUAGE sql STABLE AS $$
   SELECT json_build_object(
@@ -42,6 +45,12 @@ LANGUAGE sql STABLE AS $$
     'activityId', w.activity_id, 'name', w.name, 'payload', w.payload, 'attempt', w.attempt,
     'enqueuedAt', w.enqueued_at, 'lockedUntil', w.locked_until, 'now', p_now)
 $$;
+
+CREATE OR REPLACE FUNCTION message_json(q orchestrator_queue) RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT message_wire(q)::jsonb $$;
+
+CREATE OR REPLACE FUNCTION work_item_json(w worker_queue, p_now bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT work_item_wire(w, p_now)::jsonb $$;
 
 DROP FUNCTION fetch_orchestration_items(bigint, bigint, integer, text);
 CREATE FUNCTION fetch_orchestration_items(p_now bigint, p_lock_ms bigint, p_max integer, p_owner text) RETURNS json
@@ -305,7 +314,7 @@ BEGIN
     SELECT r.n, (i.item).visible_at, (i.item).id, work_item_wire(i.item, r.now) AS wire
     FROM inserted i JOIN ranked r
       ON r.instance_id = (i.item).instance_id AND r.activity_id = (i.item).activity_id AND r.execution_id = (i.item).execution_id
-    WHERE (i.item).lock_token IS NOT NULL AND r.take
+    WHERE (i.item).lock_token IS NOT NULL
   ), per_ack AS (
     SELECT t.n, json_agg(t.wire ORDER BY t.visible_at, t.id) AS items FROM taken t GROUP BY t.n
   )
