@@ -11,7 +11,7 @@ import type { Execution, TurnRecorder } from './execution.js';
 import { toErrorInfo } from './error-info.js';
 import { initialStep, transitionStep } from './pure-steps.js';
 import { cancelAllPending, dropEmptyFanOuts, finish, runStep, type StepAt, type StepResult } from './step.js';
-import type { Pending } from './stored-snapshot.js';
+import { closeElement, openElement, openElementIds, type OpenElement } from './fan-out-state.js';
 
 /** History data of a 'started' event: the execution's input and the logical time of its start. */
 export interface StartedData {
@@ -61,7 +61,9 @@ export function classifyMessage(exec: Execution, msg: OrchestratorMessage): 'kee
       return typeof p.type === 'string' ? undefined : 'payload is not a machine event (no string type)';
     case 'activityCompleted':
     case 'activityFailed':
-      return typeof p.activityId === 'string' && p.activityId in exec.pending.activities ? undefined : `activity '${String(p.activityId)}' is not outstanding`;
+      return typeof p.activityId === 'string' && (p.activityId in exec.pending.activities || openElement(exec.pending, p.activityId) !== undefined)
+        ? undefined
+        : `activity '${String(p.activityId)}' is not outstanding`;
     case 'timerFired': {
       const timerId = msg.timerId ?? p.timerId;
       return typeof timerId === 'string' && timerId in exec.pending.timers ? undefined : `timer '${String(timerId)}' is not outstanding`;
@@ -86,11 +88,12 @@ export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData):
       return step(p as unknown as EventObject);
     case 'activityCompleted':
     case 'activityFailed': {
-      const entry = takePending(exec.pending.activities, String(p.activityId), seq);
-      if (entry.fanOut !== undefined) {
-        const event = collectFanOutResult(exec, rec, entry, data.kind === 'activityCompleted', p, seq);
-        return event ? stepAndForget(entry.invokeId, event) : {};
+      const element = openElement(exec.pending, String(p.activityId));
+      if (element !== undefined) {
+        const event = collectFanOutResult(exec, rec, element, data.kind === 'activityCompleted', p);
+        return event ? stepAndForget(element.state.invokeId, event) : {};
       }
+      const entry = takePending(exec.pending.activities, String(p.activityId), seq);
       return stepAndForget(entry.invokeId, actorResultEvent(entry.invokeId, data.kind === 'activityCompleted', p));
     }
     case 'timerFired': {
@@ -174,30 +177,23 @@ function settleEmptyFanOuts(exec: Execution, rec: TurnRecorder, at: StepAt, resu
  * last result arrived, or an element failed for good and it does not settle), or undefined while it
  * waits for more. A fan-out that fails cancels its other elements.
  */
-function collectFanOutResult(exec: Execution, rec: TurnRecorder, entry: Pending['activities'][string], ok: boolean, p: Payload, seq: number): EventObject | undefined {
-  const fanOutId = entry.fanOut!;
-  const state = exec.pending.fanOuts?.[fanOutId];
-  if (state === undefined || entry.index === undefined) {
-    throw new NondeterminismError(`event #${seq} answers an element of fan-out '${fanOutId}', which is not collecting results`, { seq, fanOut: fanOutId });
-  }
+function collectFanOutResult(exec: Execution, rec: TurnRecorder, element: OpenElement, ok: boolean, p: Payload): EventObject | undefined {
+  const { fanOutId, index, state } = element;
+  closeElement(state, index);
   const value = (ok ? p.output : p.error) ?? null;
   if (!ok && !state.settle) {
     delete exec.pending.fanOuts![fanOutId];
     dropEmptyFanOuts(exec);
-    for (const [activityId, other] of Object.entries(exec.pending.activities)) {
-      if (other.fanOut !== fanOutId) continue;
-      delete exec.pending.activities[activityId];
-      rec.command({ type: 'cancelActivity', activityId });
-    }
+    for (const activityId of openElementIds(fanOutId, state)) rec.command({ type: 'cancelActivity', activityId });
     // The element's error (the activity's ErrorInfo), and which element it was.
-    const error: Json = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, index: entry.index } : { error: value, index: entry.index };
-    return actorResultEvent(entry.invokeId, false, { error });
+    const error: Json = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, index } : { error: value, index };
+    return actorResultEvent(state.invokeId, false, { error });
   }
-  state.results[entry.index] = state.settle ? (ok ? { status: 'fulfilled', value } : { status: 'rejected', reason: value }) : value;
+  state.results[index] = state.settle ? (ok ? { status: 'fulfilled', value } : { status: 'rejected', reason: value }) : value;
   if (--state.remaining > 0) return undefined;
   delete exec.pending.fanOuts![fanOutId];
   dropEmptyFanOuts(exec);
-  return actorResultEvent(entry.invokeId, true, { output: state.results });
+  return actorResultEvent(state.invokeId, true, { output: state.results });
 }
 
 /** Closes the execution for continue-as-new: cancels its outstanding work and records the command. */

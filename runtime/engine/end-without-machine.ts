@@ -9,6 +9,7 @@ import { parentNotification } from './delta.js';
 import { toErrorInfo } from './error-info.js';
 import { TurnRecorder } from './execution.js';
 import type { NondeterminismError } from '../errors.js';
+import { outstandingActivityIds } from './fan-out-state.js';
 import { emptyPending, readStoredSnapshot } from './stored-snapshot.js';
 import { recordDropped, type Frame } from './turn-frame.js';
 
@@ -53,7 +54,7 @@ export function endWithoutMachine(frame: Frame, end: EndWithoutMachine): TurnOut
   const pending = readStoredSnapshot(record?.snapshot ?? null)?.pending ?? emptyPending();
   const cancels = end.status === 'suspended' ? emptyPending() : pending;
   const cancelled = {
-    activities: Object.keys(cancels.activities),
+    activities: outstandingActivityIds(cancels),
     timers: Object.keys(cancels.timers),
     children: Object.keys(cancels.children),
   };

@@ -13,7 +13,8 @@ import { defineActivity, defineOrchestration, fanOut, type FanOutSettled } from 
 import { createRegistry } from '../definitions/registry.js';
 import { replayHistory } from './replay.js';
 import { gatherMachine } from './test-machines.js';
-import { expectCommit, TestInstance } from './test-support.js';
+import { runTurn } from './run-turn.js';
+import { expectCommit, TEST_OPTIONS, TestInstance } from './test-support.js';
 
 const T0 = 1_700_000_000_000;
 const double = defineActivity('double', async (n: number) => n * 2, { retry: { maxAttempts: 1 } });
@@ -93,6 +94,45 @@ test('leaving the invoking state cancels every outstanding element', () => {
   assert.is(end.delta.instance.stateValue, 'cancelled');
   assert.equal([...end.delta.cancelActivities].sort(), ['all#1[0]', 'all#1[2]']);
   assert.equal(pendingOf(inst), { activities: {}, timers: {}, children: {} });
+});
+
+test("the stored snapshot keeps a fan-out's elements as one mask, not an entry each, and no child's input", () => {
+  const { inst } = started('fan-all', 'f7', [1, 2, 3, 4]);
+  expectCommit(inst.turn([completed(inst, 'all#1[1]', 4), completed(inst, 'all#1[3]', 8)], T0 + 10));
+  assert.equal(pendingOf(inst).activities, {}, 'no pending.activities entry per element');
+  assert.equal(pendingOf(inst).fanOuts, { 'all#1': { invokeId: 'all', settle: false, remaining: 2, open: '1010', results: [null, 4, null, 8] } });
+  const child = (inst.record!.snapshot as { machine: { children: { all: { snapshot: Record<string, unknown> } } } }).machine.children.all;
+  assert.not.ok('input' in child.snapshot, 'the elements are in the work items; the snapshot does not repeat them');
+});
+
+test('a result for an element that already answered is dropped, not applied twice', () => {
+  const { inst } = started('fan-all', 'f8', [1, 2]);
+  expectCommit(inst.turn([completed(inst, 'all#1[0]', 2)], T0 + 10));
+  const again = expectCommit(inst.turn([completed(inst, 'all#1[0]', 99)], T0 + 20));
+  assert.equal(again.delta.history.map((h) => h.type), ['dropped']);
+  const last = expectCommit(inst.turn([completed(inst, 'all#1[1]', 4)], T0 + 30));
+  assert.equal((last.delta.instance.output as { outputs: Json }).outputs, [2, 4]);
+});
+
+test("terminating the instance cancels the fan-out's outstanding elements", () => {
+  const { inst } = started('fan-all', 'f9', [1, 2, 3]);
+  expectCommit(inst.turn([completed(inst, 'all#1[0]', 2)], T0 + 10));
+  const end = expectCommit(inst.turn([inst.message('terminate', { reason: 'stop' })], T0 + 20));
+  assert.is(end.delta.instance.status, 'terminated');
+  assert.equal(end.delta.cancelActivities, ['all#1[1]', 'all#1[2]']);
+});
+
+test('a snapshot stored with one pending.activities entry per element (before the mask) resumes and finishes', () => {
+  const { inst } = started('fan-all', 'f10', [1, 2, 3]);
+  expectCommit(inst.turn([completed(inst, 'all#1[1]', 4)], T0 + 10));
+  const stored = inst.record!.snapshot as { pending: { activities: Record<string, Json>; fanOuts: Record<string, Record<string, Json>> } };
+  delete stored.pending.fanOuts['all#1']!.open;
+  stored.pending.activities = { 'all#1[0]': { invokeId: 'all', name: 'double', fanOut: 'all#1', index: 0 }, 'all#1[2]': { invokeId: 'all', name: 'double', fanOut: 'all#1', index: 2 } };
+  const item = inst.item([completed(inst, 'all#1[2]', 6), completed(inst, 'all#1[1]', 99), completed(inst, 'all#1[0]', 2)], T0 + 20);
+  // Straight from the stored snapshot: no history given, none asked for.
+  const last = expectCommit(runTurn({ item, registry, options: TEST_OPTIONS }));
+  assert.equal(last.delta.history.map((h) => h.type).slice(0, 3), ['event', 'dropped', 'event'], 'the element that had answered stays answered');
+  assert.equal((last.delta.instance.output as { outputs: Json }).outputs, [2, 4, 6]);
 });
 
 test('an input that is not an array fails the instance with MACHINE_CODE, naming the fan-out', () => {

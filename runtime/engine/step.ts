@@ -13,6 +13,7 @@ import { InvalidDefinitionError, MachineCodeError } from '../errors.js';
 import { diagnosticCopy, toErrorInfo } from './error-info.js';
 import type { Execution, TurnRecorder } from './execution.js';
 import type { StepActions } from './pure-steps.js';
+import { elementActivityId, newFanOutState, openElementIds, outstandingActivityIds } from './fan-out-state.js';
 import { emptyPending } from './stored-snapshot.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 
@@ -94,7 +95,7 @@ export function finish(exec: Execution, rec: TurnRecorder, status: 'completed' |
 }
 
 export function cancelAllPending(exec: Execution, rec: TurnRecorder): void {
-  for (const activityId of Object.keys(exec.pending.activities)) rec.command({ type: 'cancelActivity', activityId });
+  for (const activityId of outstandingActivityIds(exec.pending)) rec.command({ type: 'cancelActivity', activityId });
   for (const timerId of Object.keys(exec.pending.timers)) rec.command({ type: 'cancelTimer', timerId });
   for (const childInstanceId of Object.keys(exec.pending.children)) rec.command({ type: 'terminateChild', childInstanceId });
   exec.pending = emptyPending();
@@ -187,11 +188,10 @@ function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unkn
     const options: Record<string, Json> = { retry: { ...info.retry } };
     if (info.timeoutMs !== undefined) options.timeoutMs = info.timeoutMs;
     if (info.heartbeatMs !== undefined) options.heartbeatMs = info.heartbeatMs;
-    const schedule = (activityId: string, elementInput: Json, element?: { fanOut: string; index: number }) => {
-      exec.pending.activities[activityId] = { invokeId: id, name: info.name, ...element };
+    const schedule = (activityId: string, elementInput: Json) =>
       rec.command({ type: 'scheduleActivity', activityId, invokeId: id, name: info.name, input: elementInput, options });
-    };
     if (!info.fanOut) {
+      exec.pending.activities[`${id}#${n}`] = { invokeId: id, name: info.name };
       schedule(`${id}#${n}`, value);
       rec.log('debug', 'activity scheduled', { activityId: `${id}#${n}`, name: info.name });
       return;
@@ -200,9 +200,9 @@ function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unkn
       throw new MachineCodeError(`the input of fan-out '${id}' must be an array of the activity's inputs`, { id, name: info.name }, undefined);
     }
     const fanOutId = `${id}#${n}`;
-    value.forEach((element, index) => schedule(`${fanOutId}[${index}]`, element, { fanOut: fanOutId, index }));
+    value.forEach((element, index) => schedule(elementActivityId(fanOutId, index), element));
     if (value.length === 0) effects.emptyFanOuts.push(id);
-    else (exec.pending.fanOuts ??= {})[fanOutId] = { invokeId: id, settle: info.fanOut.settle, remaining: value.length, results: value.map(() => null) };
+    else (exec.pending.fanOuts ??= {})[fanOutId] = newFanOutState(id, info.fanOut.settle, value.length);
     rec.log('debug', 'fan-out scheduled', { fanOutId, name: info.name, elements: value.length });
   } else {
     const childInstanceId = `${exec.instanceId}:${id}:${exec.executionId}:${n}`;
@@ -214,7 +214,11 @@ function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unkn
 
 function stopChild(exec: Execution, rec: TurnRecorder, invokeId: string | undefined): void {
   for (const activityId of takeInvoked(exec.pending.activities, invokeId)) rec.command({ type: 'cancelActivity', activityId });
-  if (exec.pending.fanOuts) takeInvoked(exec.pending.fanOuts, invokeId);
+  const fanOuts = exec.pending.fanOuts ?? {};
+  for (const fanOutId of Object.keys(fanOuts).filter((key) => fanOuts[key]!.invokeId === invokeId)) {
+    for (const activityId of openElementIds(fanOutId, fanOuts[fanOutId]!)) rec.command({ type: 'cancelActivity', activityId });
+    delete fanOuts[fanOutId];
+  }
   dropEmptyFanOuts(exec);
   for (const childInstanceId of takeInvoked(exec.pending.children, invokeId)) rec.command({ type: 'terminateChild', childInstanceId });
 }
@@ -246,9 +250,8 @@ function scheduleAssignSpawns(
   if (before !== null && next.children === before.children) return;
   const unannounced = Object.keys(next.children as Record<string, unknown>).filter((id) => !effects.spawned.has(id) && !(before !== null && id in before.children));
   if (unannounced.length === 0) return;
-  // The persisted form is where XState exposes a child's src and input.
-  const persisted = exec.definition.machine.getPersistedSnapshot(next) as { children?: unknown };
-  const children = (persisted.children ?? {}) as Record<string, { src?: unknown; snapshot?: { input?: unknown } }>;
-  for (const id of unannounced) scheduleChild(exec, rec, id, children[id]?.src, children[id]?.snapshot?.input, effects);
+  // The child actor (created, never started) holds its src and, in its initial snapshot, its input.
+  const children = next.children as Record<string, { src?: unknown; getSnapshot(): { input?: unknown } }>;
+  for (const id of unannounced) scheduleChild(exec, rec, id, children[id]?.src, children[id]?.getSnapshot().input, effects);
 }
 

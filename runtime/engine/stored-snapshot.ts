@@ -3,21 +3,22 @@
  * own bookkeeping of the current execution, so a turn needs nothing but the record:
  *
  *   { machine: <machine.getPersistedSnapshot(...)>,
- *     pending: { activities: { [activityId]: { invokeId, name, fanOut?, index? } },
+ *     pending: { activities: { [activityId]: { invokeId, name } },
  *                timers:     { [timerId]: { sendId } },
  *                children:   { [childInstanceId]: { invokeId, name } },
- *                fanOuts?:   { [fanOutId]: { invokeId, settle, remaining, results } } },
+ *                fanOuts?:   { [fanOutId]: { invokeId, settle, remaining, open, results } } },
  *     counter: <last number used for durable ids in this execution> }
  */
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { Json } from '../../providers/types.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 import { NondeterminismError } from '../errors.js';
+import { withElementEntriesMoved } from './fan-out-state.js';
 import { restoreStep } from './pure-steps.js';
 
 export interface Pending {
-  /** Outstanding activity runs; those of a fan-out name it (`fanOut`) and their element's position. */
-  activities: Record<string, { invokeId: string; name: string; fanOut?: string; index?: number }>;
+  /** Outstanding runs of single activities (a fan-out's elements are in its FanOutState). */
+  activities: Record<string, { invokeId: string; name: string }>;
   timers: Record<string, { sendId: string | null }>;
   children: Record<string, { invokeId: string; name: string }>;
   /** Fan-outs still collecting results (present only while there is one, so other snapshots keep their shape). */
@@ -30,6 +31,8 @@ export interface FanOutState {
   settle: boolean;
   /** Elements without a result yet. */
   remaining: number;
+  /** One character per element: '1' while its result is outstanding (see fan-out-state.ts). */
+  open: string;
   /** In input order: outputs (or FanOutSettled entries); null where none came yet. */
   results: Json[];
 }
@@ -44,16 +47,12 @@ export function emptyPending(): Pending {
   return { activities: {}, timers: {}, children: {} };
 }
 
-export function isPendingEmpty(p: Pending): boolean {
-  return Object.keys(p.activities).length + Object.keys(p.timers).length + Object.keys(p.children).length === 0;
-}
-
 /** Reads the engine part of a stored snapshot (no machine needed); undefined when absent or malformed. */
 export function readStoredSnapshot(json: Json | null): StoredSnapshot | undefined {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
   const { machine, pending, counter } = json as Record<string, Json>;
   if (machine === undefined || typeof counter !== 'number' || pending === null || typeof pending !== 'object') return undefined;
-  return json as unknown as StoredSnapshot;
+  return { machine, counter, pending: withElementEntriesMoved(pending as unknown as Pending) };
 }
 
 /**
