@@ -27,9 +27,9 @@ async function timeOne(ctx: BenchContext, definition: OrchestrationDefinition, w
     const meter = await startCpuMeter(s.dispatcherPids, () => allServerPids(s.pool));
     const startedAt = Date.now();
     await s.client.start(definition, { root: 'f', width }, { instanceId: 'f' });
-    const timed = (await waitAllCompleted(s.provider, 2, 30 * 60_000)).filter((r) => r.instanceId === 'f');
-    const cpu = await meter.stop();
-    return { seconds: secondsUntilLast(timed, startedAt), turns: timed[0]?.turns ?? 0, cpu };
+    let cpu: CpuSplit | undefined;
+    const timed = (await waitAllCompleted(s.provider, 2, 30 * 60_000, async () => (cpu = await meter.stop()))).filter((r) => r.instanceId === 'f');
+    return { seconds: secondsUntilLast(timed, startedAt), turns: timed[0]?.turns ?? 0, cpu: cpu! };
   } finally {
     await s.close();
   }

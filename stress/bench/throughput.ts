@@ -12,7 +12,7 @@ import { chain } from '../workloads/orchestrations.js';
 import { defineWorkActivity } from '../workloads/work-activity.js';
 import { isMain, runBenches, type Bench } from './bench.js';
 import { secondsUntilLast, waitAllCompleted } from './completion.js';
-import { allServerPids, startCpuMeter } from './cpu-meter.js';
+import { allServerPids, startCpuMeter, type CpuSplit } from './cpu-meter.js';
 import { cpuFigures } from './report.js';
 
 const START_BATCH = 50;
@@ -38,8 +38,8 @@ export const throughput: Bench = {
       await waitAllCompleted(s.provider, n, 30 * 60_000);
       const cpu = await startCpuMeter(s.dispatcherPids, () => allServerPids(s.pool));
       const startedAt = await startRound(s, 't', n);
-      const records = (await waitAllCompleted(s.provider, 2 * n, 30 * 60_000)).filter((r) => r.instanceId.startsWith('t'));
-      const split = await cpu.stop();
+      let split: CpuSplit | undefined;
+      const records = (await waitAllCompleted(s.provider, 2 * n, 30 * 60_000, async () => (split = await cpu.stop()))).filter((r) => r.instanceId.startsWith('t'));
       const seconds = secondsUntilLast(records, startedAt);
       const turns = records.reduce((t, r) => t + r.turns, 0);
       const turnsPerS = turns / seconds;
@@ -52,7 +52,7 @@ export const throughput: Bench = {
           { name: 'activities/s', value: n / seconds, unit: '1/s', perPgbench: true },
           { name: 'turns per orchestration', value: turns / n, unit: '' },
           { name: 'elapsed', value: seconds, unit: 's' },
-          ...cpuFigures(split, turns, 'turn'),
+          ...cpuFigures(split!, turns, 'turn'),
         ],
         targets: [{ what: 'turns/s >= 1.0x pgbench TPS', pass: turnsPerS >= ctx.pgbench.tps }],
       };
