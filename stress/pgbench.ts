@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { endedChildrenCpuMs, serverCpuSoFarMs } from './bench/cpu-meter.js';
 
 const run = promisify(execFile);
 const BENCH_DB = 'durastate_pgbench';
@@ -14,6 +15,12 @@ export interface PgbenchResult {
   tps: number;
   clients: number;
   seconds: number;
+  /**
+   * CPU per transaction, of the server and of pgbench itself, in microseconds: what a turn's CPU is
+   * compared with, a figure that moves less between runs than TPS does on a shared box. Null when
+   * the server's processes are not readable from here.
+   */
+  cpuPerTransaction?: { serverUs: number; pgbenchUs: number } | null;
 }
 
 /** Connection parameters pgbench understands, taken from a postgres:// URL. */
@@ -41,6 +48,11 @@ async function ensureBenchDatabase(connectionString: string): Promise<void> {
   }
 }
 
+/** The server's CPU so far and that of this process's ended children (pgbench, once it has run). */
+async function cpuSoFar(pool: pg.Pool): Promise<{ server: number | null; pgbench: number }> {
+  return { server: await serverCpuSoFarMs(pool), pgbench: (await endedChildrenCpuMs(process.pid)) ?? 0 };
+}
+
 /** Run `pgbench -N` for `seconds` with `clients` connections and return its TPS. */
 export async function measurePgbench(connectionString: string, opts: { clients?: number; seconds?: number } = {}): Promise<PgbenchResult> {
   const clients = opts.clients ?? 8;
@@ -48,8 +60,21 @@ export async function measurePgbench(connectionString: string, opts: { clients?:
   await ensureBenchDatabase(connectionString);
   const env = pgbenchEnv(new URL(connectionString));
   await run('pgbench', ['-i', '-q', '-s', '1'], { env });
-  const { stdout } = await run('pgbench', ['-N', '-n', '-c', String(clients), '-j', '2', '-T', String(seconds)], { env });
-  const match = /tps = ([\d.]+)/.exec(stdout);
-  if (!match) throw new Error(`could not read TPS from pgbench output:\n${stdout}`);
-  return { tps: Number(match[1]), clients, seconds };
+  const pool = new pg.Pool({ connectionString, max: 1 });
+  try {
+    const before = await cpuSoFar(pool);
+    const { stdout } = await run('pgbench', ['-N', '-n', '-c', String(clients), '-j', '2', '-T', String(seconds)], { env });
+    const after = await cpuSoFar(pool);
+    const tps = /tps = ([\d.]+)/.exec(stdout);
+    const transactions = /number of transactions actually processed: (\d+)/.exec(stdout);
+    if (!tps || !transactions) throw new Error(`could not read TPS from pgbench output:\n${stdout}`);
+    const n = Number(transactions[1]);
+    const cpuPerTransaction = before.server === null || after.server === null ? null : {
+      serverUs: ((after.server - before.server) * 1000) / n,
+      pgbenchUs: ((after.pgbench - before.pgbench) * 1000) / n,
+    };
+    return { tps: Number(tps[1]), clients, seconds, cpuPerTransaction };
+  } finally {
+    await pool.end();
+  }
 }

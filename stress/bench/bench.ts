@@ -15,7 +15,9 @@ export function isMain(moduleUrl: string): boolean {
 
 export async function runBenches(benches: readonly Bench[], argv: string[]): Promise<void> {
   const ctx = await createBenchContext(parseBenchOptions(argv));
-  console.log(`pgbench -N: ${ctx.pgbench.tps.toFixed(0)} tps (${ctx.pgbench.clients} clients, ${ctx.pgbench.seconds}s); server from ${ctx.server.source}; scale ${ctx.options.scale}`);
+  const tx = ctx.pgbench.cpuPerTransaction;
+  const cpu = tx ? `, CPU per transaction: server ${tx.serverUs.toFixed(0)} us, pgbench ${tx.pgbenchUs.toFixed(0)} us` : '';
+  console.log(`pgbench -N: ${ctx.pgbench.tps.toFixed(0)} tps (${ctx.pgbench.clients} clients, ${ctx.pgbench.seconds}s${cpu}); server from ${ctx.server.source}; scale ${ctx.options.scale}`);
   try {
     for (const bench of benches) await reportBench(await bench.run(ctx), ctx.pgbench);
   } finally {

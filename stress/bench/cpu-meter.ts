@@ -20,16 +20,50 @@ export interface CpuMeter {
   stop(): Promise<CpuSplit>;
 }
 
-/** utime + stime of a process in ms, or undefined when it is gone or not readable. */
-async function cpuMs(pid: number): Promise<number | undefined> {
+/** Fields `n` (numbered as in proc(5)) of a process's /proc stat line, or undefined when it is gone or not readable. */
+async function statField(pid: number, ...n: number[]): Promise<number[] | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    // Fields after the command name (which may hold spaces) start at field 3 (state).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+    return n.map((k) => Number(fields[k - 3]));
   } catch {
     return undefined;
   }
+}
+
+/** utime + stime (fields 14, 15) of a process in ms. */
+async function cpuMs(pid: number): Promise<number | undefined> {
+  const t = await statField(pid, 14, 15);
+  return t && (t[0]! + t[1]!) * MS_PER_TICK;
+}
+
+/**
+ * cutime + cstime (fields 16, 17) in ms: the CPU of a process's children that have ended and been
+ * waited for. Of this process: a pgbench run that finished; of the postmaster: its ended backends.
+ */
+export async function endedChildrenCpuMs(pid: number): Promise<number | undefined> {
+  const t = await statField(pid, 16, 17);
+  return t && (t[0]! + t[1]!) * MS_PER_TICK;
+}
+
+/** The parent of a process (field 4); for a backend, the postmaster. */
+export async function parentPid(pid: number): Promise<number | undefined> {
+  return (await statField(pid, 4))?.[0];
+}
+
+/**
+ * All the CPU the server has spent so far: its live processes', and through the postmaster (the
+ * parent of every backend, field 4) the CPU of backends that have ended, which a per-process sample
+ * loses (pgbench's connections end with it). Null when the server's processes are not readable.
+ */
+export async function serverCpuSoFarMs(pool: pg.Pool): Promise<number | null> {
+  const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const postmaster = await parentPid(rows[0]!.pid);
+  if (postmaster === undefined) return null;
+  const [own, ended, live] = await Promise.all([cpuMs(postmaster), endedChildrenCpuMs(postmaster), allServerPids(pool).then(sample)]);
+  if (own === undefined || ended === undefined) return null;
+  return own + ended + [...live.values()].reduce((a, b) => a + b, 0);
 }
 
 async function sample(pids: readonly number[]): Promise<Map<number, number>> {

@@ -49,11 +49,11 @@ export const fanout: Bench = {
         { name: 'activities/s, fanOut()', value: activitiesPerS, unit: '1/s', perPgbench: true },
         { name: 'turns, fanOut()', value: primitive.turns, unit: '' },
         { name: 'elapsed, fanOut()', value: primitive.seconds, unit: 's' },
-        ...cpuFigures(primitive.cpu, width, 'activity, fanOut()'),
+        ...cpuFigures(primitive.cpu, width, 'activity, fanOut()', ctx.pgbench),
         { name: 'activities/s, spawned children', value: width / spawned.seconds, unit: '1/s', perPgbench: true },
         { name: 'turns, spawned children', value: spawned.turns, unit: '' },
         { name: 'elapsed, spawned children', value: spawned.seconds, unit: 's' },
-        ...cpuFigures(spawned.cpu, width, 'activity, spawned children'),
+        ...cpuFigures(spawned.cpu, width, 'activity, spawned children', ctx.pgbench),
       ],
       targets: [{ what: 'activities/s (fanOut) >= 2x pgbench TPS', pass: activitiesPerS >= 2 * ctx.pgbench.tps }],
     };

@@ -18,11 +18,21 @@ export interface Figure {
 /**
  * CPU per unit of work, dispatcher processes and database server apart (cpu-meter.ts); the server's
  * is left out when it could not be read. Benchmark processes wait on the database while polling for
- * completion, which the runtime side includes.
+ * completion, which the runtime side includes. Where pgbench's CPU per transaction is known, also
+ * as multiples of it: the database side against the server's, both sides against the server's and
+ * pgbench's together (a unit that costs 1.5x a transaction cannot reach 1.0x its TPS on shared cores).
  */
-export function cpuFigures(split: CpuSplit, units: number, unit: string): Figure[] {
-  const figures: Figure[] = [{ name: `runtime CPU per ${unit}`, value: (split.runtimeMs * 1000) / units, unit: 'us' }];
-  if (split.serverMs !== null) figures.push({ name: `database CPU per ${unit}`, value: (split.serverMs * 1000) / units, unit: 'us' });
+export function cpuFigures(split: CpuSplit, units: number, unit: string, pgbench: PgbenchResult): Figure[] {
+  const runtimeUs = (split.runtimeMs * 1000) / units;
+  const figures: Figure[] = [{ name: `runtime CPU per ${unit}`, value: runtimeUs, unit: 'us' }];
+  if (split.serverMs === null) return figures;
+  const serverUs = (split.serverMs * 1000) / units;
+  figures.push({ name: `database CPU per ${unit}`, value: serverUs, unit: 'us' });
+  const tx = pgbench.cpuPerTransaction;
+  if (tx) {
+    figures.push({ name: `database CPU per ${unit} / per pgbench transaction`, value: serverUs / tx.serverUs, unit: 'x' });
+    figures.push({ name: `all CPU per ${unit} / per pgbench transaction`, value: (runtimeUs + serverUs) / (tx.serverUs + tx.pgbenchUs), unit: 'x' });
+  }
   return figures;
 }
 

@@ -52,7 +52,7 @@ export const throughput: Bench = {
           { name: 'activities/s', value: n / seconds, unit: '1/s', perPgbench: true },
           { name: 'turns per orchestration', value: turns / n, unit: '' },
           { name: 'elapsed', value: seconds, unit: 's' },
-          ...cpuFigures(split!, turns, 'turn'),
+          ...cpuFigures(split!, turns, 'turn', ctx.pgbench),
         ],
         targets: [{ what: 'turns/s >= 1.0x pgbench TPS', pass: turnsPerS >= ctx.pgbench.tps }],
       };

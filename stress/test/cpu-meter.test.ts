@@ -7,9 +7,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { startCpuMeter } from '../bench/cpu-meter.js';
+import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { endedChildrenCpuMs, parentPid, serverCpuSoFarMs, startCpuMeter } from '../bench/cpu-meter.js';
 import { stopTestServer, testServer } from '../../test/db.js';
 
+const run = promisify(execFile);
 let pool: pg.Pool;
 let backend: number;
 test.before(async () => {
@@ -42,6 +47,29 @@ test('CPU spent by a query counts as database CPU, not runtime CPU', async () =>
   const split = await meter.stop();
   assert.ok(split.serverMs !== null && split.serverMs >= 100, `server ${split.serverMs} ms for a query counting 5,000,000 rows`);
   assert.ok(split.runtimeMs < 100, `runtime ${split.runtimeMs} ms while it only waited`);
+});
+
+test("a child process's CPU counts among this process's ended children once it has exited", async () => {
+  const before = (await endedChildrenCpuMs(process.pid))!;
+  await run(process.execPath, ['-e', 'const u = Date.now() + 300; while (Date.now() < u) Math.sqrt(Math.random());']);
+  const spent = (await endedChildrenCpuMs(process.pid))! - before;
+  assert.ok(spent >= 250, `ended children ${spent} ms after a child spun 300 ms`);
+});
+
+test("a backend that has disconnected still counts: its CPU moves to the postmaster's ended children", async () => {
+  const postmaster = (await parentPid(backend))!;
+  const endedBefore = (await endedChildrenCpuMs(postmaster))!;
+  const totalBefore = (await serverCpuSoFarMs(pool))!;
+  const client = new pg.Client({ connectionString: (await testServer()).url });
+  await client.connect();
+  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  await client.query('SELECT count(*) FROM generate_series(1, 5000000)');
+  await client.end();
+  while (existsSync(`/proc/${pid}`)) await sleep(10); // until the postmaster has reaped it
+  const ended = (await endedChildrenCpuMs(postmaster))! - endedBefore;
+  const total = (await serverCpuSoFarMs(pool))! - totalBefore;
+  assert.ok(ended >= 100, `postmaster's ended children ${ended} ms after a backend counted 5,000,000 rows and left`);
+  assert.ok(total >= ended, `server total ${total} ms includes them (${ended} ms)`);
 });
 
 test('a process that is gone when the phase ends is left out, not an error', async () => {
