@@ -17,6 +17,7 @@ export interface DispatchLoopOptions<T> {
   /**
    * Process one item to the end (ack or abandon). `giveUp` aborts when shutdown's grace period is
    * over: the handler must then abandon its item without counting the attempt and settle promptly.
+   * Every handler gets the same signal: listen with whenAborted (abort-listeners.ts).
    * A rejection is logged; the item's lock then simply expires.
    */
   handle(item: T, giveUp: AbortSignal): Promise<void>;
@@ -40,12 +41,10 @@ export interface DispatchLoop<T = unknown> {
 export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoop<T> {
   const stopping = new AbortController();
   /**
-   * One give-up controller per running handler, not one shared by all: a handler listens to its
-   * signal while it runs (an activity attempt does), and at a concurrency above 10 a shared signal
-   * carries more listeners than Node tolerates without a MaxListenersExceededWarning.
+   * One give-up signal shared by every handler: they are all told to give up at the same moment.
+   * Handlers listen to it through whenAborted (one listener on the signal however many listen).
    */
-  const giveUps = new Set<AbortController>();
-  let givenUp = false;
+  const giveUp = new AbortController();
   const inFlight = new Set<Promise<void>>();
   /** Slots in use: running handlers and reservations. */
   let busy = 0;
@@ -62,12 +61,7 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
     inFlight.add(settled);
   };
   const track = (item: T) => {
-    const giveUp = new AbortController();
-    if (givenUp) giveUp.abort();
-    giveUps.add(giveUp);
-    const work = opts.handle(item, giveUp.signal)
-      .catch((err) => opts.logger.error({ err }, `${opts.name}: handler failed`))
-      .finally(() => giveUps.delete(giveUp));
+    const work = opts.handle(item, giveUp.signal).catch((err) => opts.logger.error({ err }, `${opts.name}: handler failed`));
     occupy(work, 1);
   };
 
@@ -140,8 +134,7 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
         graceOver.abort(); // clears the grace timer when everything finished early
         if (!finished) {
           opts.logger.info({ inFlight: inFlight.size }, `${opts.name}: grace period over; abandoning in-flight items`);
-          givenUp = true;
-          for (const giveUp of giveUps) giveUp.abort();
+          giveUp.abort();
         }
         await allDone;
       }
