@@ -135,6 +135,15 @@ test('a snapshot stored with one pending.activities entry per element (before th
   assert.equal((last.delta.instance.output as { outputs: Json }).outputs, [2, 4, 6]);
 });
 
+test('a turn leaves the fetched record as it was (a failed turn ends from it), fan-out state included', () => {
+  const { inst } = started('fan-all', 'f11', [1, 2, 3]);
+  expectCommit(inst.turn([completed(inst, 'all#1[0]', 2)], T0 + 10));
+  const item = inst.item([completed(inst, 'all#1[2]', 6), inst.message('event', { type: 'CANCEL' })], T0 + 20);
+  const before = structuredClone(item.instance);
+  expectCommit(runTurn({ item, registry, options: TEST_OPTIONS }));
+  assert.equal(item.instance, before);
+});
+
 test('an input that is not an array fails the instance with MACHINE_CODE, naming the fan-out', () => {
   const odd = defineOrchestration('fan-odd', setup({ actors: { all: fanOut(double) } }).createMachine({
     initial: 'fanning',

@@ -31,7 +31,7 @@ import { freshExecution, TurnRecorder, type Execution } from './execution.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 import { replayExecution, storedSnapshotOf } from './replay.js';
 import type { StepResult } from './step.js';
-import { emptyPending, readStoredSnapshot, restoreMachine } from './stored-snapshot.js';
+import { copyPending, emptyPending, readStoredSnapshot, restoreMachine } from './stored-snapshot.js';
 import { recordDropped, type Frame } from './turn-frame.js';
 
 /** Continue-as-new chains inside one turn beyond this are a machine bug (its start continues again). */
@@ -105,7 +105,7 @@ function restoreExecution(frame: Frame, record: InstanceRecord): Execution | 'ne
       ...newExecution(frame),
       executionId: record.executionId,
       machine: resumedOrRestored(frame, stored.machine),
-      pending: structuredClone(stored.pending),
+      pending: copyPending(stored.pending),
       counter: stored.counter,
     };
   } else {

@@ -47,6 +47,21 @@ export function emptyPending(): Pending {
   return { activities: {}, timers: {}, children: {} };
 }
 
+/**
+ * A copy of `p` that a turn may change without touching the record it was read from (a failed turn
+ * ends from that record). A turn adds and deletes entries and changes a fan-out's counters, mask
+ * and result slots, but never changes an entry or a result in place: copying those containers is
+ * enough. structuredClone copied every stored result again in every turn of a fan-out.
+ */
+export function copyPending(p: Pending): Pending {
+  const copy: Pending = { activities: { ...p.activities }, timers: { ...p.timers }, children: { ...p.children } };
+  if (p.fanOuts) {
+    copy.fanOuts = {};
+    for (const [id, state] of Object.entries(p.fanOuts)) copy.fanOuts[id] = { ...state, results: [...state.results] };
+  }
+  return copy;
+}
+
 /** Reads the engine part of a stored snapshot (no machine needed); undefined when absent or malformed. */
 export function readStoredSnapshot(json: Json | null): StoredSnapshot | undefined {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
