@@ -27,9 +27,25 @@ export interface Execution {
   maxPayloadBytes: number | undefined;
 }
 
-/** An execution before its 'started' event: no machine yet, nothing outstanding, running. */
+/**
+ * An execution before its 'started' event: no machine yet, nothing outstanding, running. Written out
+ * field by field, and changed afterwards only by assignment, so every Execution has one shape (built
+ * by spreads, they took several, and the engine's property reads went megamorphic).
+ */
 export function freshExecution(init: Pick<Execution, 'instanceId' | 'definition' | 'executionId' | 'input' | 'maxPayloadBytes'>): Execution {
-  return { ...init, machine: null, pending: emptyPending(), counter: 0, status: 'running', output: null, error: null };
+  return {
+    instanceId: init.instanceId,
+    definition: init.definition,
+    executionId: init.executionId,
+    input: init.input,
+    machine: null,
+    pending: emptyPending(),
+    counter: 0,
+    status: 'running',
+    output: null,
+    error: null,
+    maxPayloadBytes: init.maxPayloadBytes,
+  };
 }
 
 export interface RecordedCommand {

@@ -101,13 +101,11 @@ function restoreExecution(frame: Frame, record: InstanceRecord): Execution | 'ne
   const stored = readStoredSnapshot(record.snapshot);
   let exec: Execution;
   if (stored && record.definitionHash === definition.definitionHash) {
-    exec = {
-      ...newExecution(frame),
-      executionId: record.executionId,
-      machine: resumedOrRestored(frame, stored.machine),
-      pending: copyPending(stored.pending),
-      counter: stored.counter,
-    };
+    exec = newExecution(frame);
+    exec.executionId = record.executionId;
+    exec.machine = resumedOrRestored(frame, stored.machine);
+    exec.pending = copyPending(stored.pending);
+    exec.counter = stored.counter;
   } else {
     const history = frame.input.history;
     if (!history) return 'needHistory';
