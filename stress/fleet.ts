@@ -1,5 +1,5 @@
 /**
- * The dispatcher processes of a stress run: N slots, each running stress/worker-process.ts. A
+ * The dispatcher processes of a stress run: N slots, each running stress/worker-process. A
  * killed slot is restarted at once with a fresh process (as a supervisor would). Each process's
  * output goes to its own log file, so a failed run can be diagnosed without flooding the console.
  */
@@ -7,9 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { harnessModule, nodeArgsFor } from './checkout.js';
 import type { WorkerConfig } from './worker-process.js';
 
-const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-process.ts');
+const WORKER = harnessModule(path.dirname(fileURLToPath(import.meta.url)), 'worker-process');
 const READY_TIMEOUT_MS = 60_000;
 const START_RETRY_MS = 1000;
 
@@ -37,7 +38,7 @@ export async function startFleet(opts: { size: number; config: WorkerConfig; log
   /** One process for the slot; rejects if it exits before reporting ready. */
   const launchOnce = (slot: number): Promise<void> => {
     const log: WriteStream = createWriteStream(path.join(opts.logDir, `worker-${slot}.${generation++}.log`));
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+    const child = spawn(process.execPath, nodeArgsFor(WORKER), {
       env: { ...process.env, STRESS_WORKER_CONFIG: JSON.stringify(opts.config) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

@@ -4,8 +4,8 @@
  * (the harness controls it); it keeps its port across restarts so open connection strings stay valid.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../providers/postgres/embedded.js';
+import { CHECKOUT_ROOT } from './checkout.js';
 
 export interface StressServer {
   url: string;
@@ -15,7 +15,7 @@ export interface StressServer {
   stop(): Promise<void>;
 }
 
-const EMBEDDED_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.durastate', 'stress-postgres');
+const EMBEDDED_DIR = path.join(CHECKOUT_ROOT, '.durastate', 'stress-postgres');
 
 export async function openServer(opts: { url?: string; embedded?: boolean }): Promise<StressServer> {
   if (!opts.embedded && opts.url) return { url: opts.url, source: 'url', stop: async () => {} };
