@@ -77,8 +77,12 @@ export function readStoredSnapshot(json: Json | null): StoredSnapshot | undefine
  */
 export function persistMachine(machine: AnyStateMachine, snapshot: AnyMachineSnapshot, maxPayloadBytes: number | undefined): Record<string, Json> {
   const persisted = machine.getPersistedSnapshot(snapshot) as { context?: unknown };
-  assertJsonSafe(persisted.context, 'context', maxPayloadBytes);
-  return JSON.parse(JSON.stringify(persisted)) as Record<string, Json>;
+  assertJsonSafe(persisted.context, 'context');
+  const text = JSON.stringify(persisted);
+  // The context is part of this text, and UTF-8 takes at most 3 bytes per UTF-16 unit: when the text
+  // is that small, so is the context, and it need not be serialised again just to be measured.
+  if (maxPayloadBytes !== undefined && text.length * 3 > maxPayloadBytes) assertJsonSafe(persisted.context, 'context', maxPayloadBytes);
+  return JSON.parse(text) as Record<string, Json>;
 }
 
 /**
