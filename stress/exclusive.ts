@@ -1,4 +1,7 @@
-/** A one-at-a-time lock: the driver's submissions and a server restart never overlap, so no submission's outcome is left unknown. */
+/**
+ * A one-at-a-time lock: the driver's submissions, a server restart and a connection-terminating tick
+ * never overlap, so no submission's outcome is left unknown and no chaos tick meets a server going down.
+ */
 export class Exclusive {
   private tail: Promise<unknown> = Promise.resolve();
 

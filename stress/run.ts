@@ -76,7 +76,7 @@ if (opts.terminateEveryS) {
     counts.terminations++;
     counts.terminatedConnections += n;
     event(w);
-  }, chaosError));
+  }, chaosError, exclusive));
 }
 if (opts.restartServer) {
   // Mid-window, under the submission lock so no start or event is in flight while the server is down.

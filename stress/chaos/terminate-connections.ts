@@ -1,9 +1,12 @@
 /**
  * Chaos: pg_terminate_backend on every connection of this run's runtimes, found by the
  * application_name the worker processes tag their pools (and LISTEN connections) with. Other
- * sessions on a shared server, and the run log's own connections, are left alone.
+ * sessions on a shared server, and the run log's own connections, are left alone. Each tick runs
+ * under the run's Exclusive, so it never meets a server restart half-way ("the database system is
+ * shutting down" was reported as a chaos failure when the two modes were combined).
  */
 import pg from 'pg';
+import type { Exclusive } from '../exclusive.js';
 import { repeatEvery, type Repeating } from './repeat.js';
 
 export function terminateConnectionsEvery(
@@ -12,8 +15,9 @@ export function terminateConnectionsEvery(
   intervalMs: number,
   onEvent: (what: string, count: number) => void,
   onError: (err: unknown) => void,
+  exclusive: Exclusive,
 ): Repeating {
-  return repeatEvery(intervalMs, async () => {
+  return repeatEvery(intervalMs, () => exclusive.run(async () => {
     // A fresh connection each time: a server restart between two ticks must not break this one.
     const admin = new pg.Client({ connectionString: adminUrl });
     admin.on('error', () => {});
@@ -27,5 +31,5 @@ export function terminateConnectionsEvery(
     } finally {
       await admin.end().catch(() => {});
     }
-  }, onError);
+  }), onError);
 }
