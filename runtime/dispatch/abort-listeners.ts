@@ -12,16 +12,18 @@ export function whenAborted(signal: AbortSignal, fn: () => void): () => void {
     fn();
     return () => {};
   }
-  let set = subscribers.get(signal);
-  if (set === undefined) {
-    const fresh = new Set<() => void>();
-    subscribers.set(signal, (set = fresh));
-    signal.addEventListener('abort', () => {
-      subscribers.delete(signal);
-      for (const callback of fresh) callback();
-    }, { once: true });
-  }
-  const own = set;
-  own.add(fn);
-  return () => own.delete(fn);
+  const callbacks = subscribers.get(signal) ?? listen(signal);
+  callbacks.add(fn);
+  return () => callbacks.delete(fn);
+}
+
+/** The signal's one listener, calling every subscriber when it aborts. */
+function listen(signal: AbortSignal): Set<() => void> {
+  const callbacks = new Set<() => void>();
+  subscribers.set(signal, callbacks);
+  signal.addEventListener('abort', () => {
+    subscribers.delete(signal);
+    for (const callback of callbacks) callback();
+  }, { once: true });
+  return callbacks;
 }

@@ -32,19 +32,21 @@ async function statField(pid: number, ...n: number[]): Promise<number[] | undefi
   }
 }
 
-/** utime + stime (fields 14, 15) of a process in ms. */
-async function cpuMs(pid: number): Promise<number | undefined> {
-  const t = await statField(pid, 14, 15);
-  return t && (t[0]! + t[1]!) * MS_PER_TICK;
+/** The sum of some of a process's time fields, in ms. */
+async function timeMs(pid: number, ...fields: number[]): Promise<number | undefined> {
+  const ticks = await statField(pid, ...fields);
+  return ticks && ticks.reduce((sum, t) => sum + t, 0) * MS_PER_TICK;
 }
+
+/** utime + stime (fields 14, 15) of a process in ms. */
+const cpuMs = (pid: number) => timeMs(pid, 14, 15);
 
 /**
  * cutime + cstime (fields 16, 17) in ms: the CPU of a process's children that have ended and been
  * waited for. Of this process: a pgbench run that finished; of the postmaster: its ended backends.
  */
-export async function endedChildrenCpuMs(pid: number): Promise<number | undefined> {
-  const t = await statField(pid, 16, 17);
-  return t && (t[0]! + t[1]!) * MS_PER_TICK;
+export function endedChildrenCpuMs(pid: number): Promise<number | undefined> {
+  return timeMs(pid, 16, 17);
 }
 
 /** The parent of a process (field 4); for a backend, the postmaster. */
