@@ -16,7 +16,7 @@ test('no hot query of the stored functions plans a Seq Scan on a queue table (20
   for (const call of ['enqueue_orchestrator_messages', 'fetch_orchestration_items', 'ack_orchestration_item', 'ack_orchestration_items', 'fetch_work_items', 'ack_work_item', 'ack_work_items', 'renew_orchestration_lock']) {
     assert.ok(calls.has(call), `plans of ${call} were captured`);
   }
-  assert.ok(report.plans.some((p) => /Index Scan using orchestrator_queue_fetch/.test(p.plan)), 'the fetch uses its partial index');
+  assert.ok(report.plans.some((p) => /Index Scan using orchestrator_queue_fetch/.test(p.plan)), 'the fetch uses its (visible_at, id) index');
   assert.ok(report.plans.some((p) => /Index Scan using worker_queue_fetch/.test(p.plan)), 'the worker fetch uses its partial index');
   assert.equal(report.seqScans, []);
   assert.equal(report.largeScans, []);

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import * as assert from 'uvu/assert';
 import { InstanceExistsError, InvalidArgumentError, LockLostError } from '../errors.js';
 import { sql } from '../../test/db.js';
@@ -311,6 +312,28 @@ test('abandon with a delay keeps visible_at and holds the instance_locks row und
   const locks = await rows('instance_locks');
   assert.equal(locks.map((l) => [l.instance_id, Number(l.locked_until), l.owner]), [['a', clock.now() + 700, null]]);
   assert.is.not(locks[0]?.lock_token, item.lockToken);
+});
+
+test('handing messages out marks them in place: every mark is a heap-only update (no index entry per message)', async ({ p, clock, bed }) => {
+  for (const id of ['a', 'b', 'c']) {
+    await p.enqueueOrchestratorMessage(startMessage(id));
+    await p.enqueueOrchestratorMessage(eventMessage(id, 'GO'));
+  }
+  // The counters of the current transaction: the fetch and the reading share one.
+  const client = new pg.Client({ connectionString: bed.url });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    const fetched = await client.query(`SELECT json_array_length("${bed.schema}".fetch_orchestration_items($1, 30000, 10, 'hot-test')) AS n`, [clock.now()]);
+    assert.is(fetched.rows[0].n, 3, 'three instances handed out');
+    const counts = await client.query(
+      `SELECT pg_stat_get_xact_tuples_updated(c.oid)::int AS updated, pg_stat_get_xact_tuples_hot_updated(c.oid)::int AS hot
+       FROM pg_class c WHERE c.oid = $1::regclass`, [`"${bed.schema}".orchestrator_queue`]);
+    assert.equal(counts.rows[0], { updated: 6, hot: 6 });
+  } finally {
+    await client.query('ROLLBACK');
+    await client.end();
+  }
 });
 
 test('an ack notifies watchers of the instance', async ({ p }) => {
