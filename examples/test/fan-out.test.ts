@@ -20,7 +20,9 @@ test('every item is quoted by its own activity, scheduled together, and combined
   assert.is(final.output?.totalCents, expected.reduce((sum, q) => sum + q.cents, 0));
   const history = await historyOf(ex.client, final.instanceId);
   const firstResult = history.findIndex((e) => e.type === 'event');
-  assert.equal(commandTypes(history.slice(0, firstResult)), skus.map(() => 'scheduleActivity'), 'all fanned out before any result came back');
+  assert.equal(commandTypes(history.slice(0, firstResult)), ['scheduleFanOut'], 'all fanned out before any result came back');
+  const scheduled = history[firstResult - 1]!.data as { inputs: Array<{ sku: string }> };
+  assert.equal(scheduled.inputs.map((i) => i.sku), skus, 'one command carries every input, in order');
   assert.is(history.filter((e) => (e.data as { kind?: string }).kind === 'activityCompleted').length, skus.length);
 });
 

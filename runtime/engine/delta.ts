@@ -3,19 +3,29 @@
  * the same turn is elided (never written), so the provider never sees an insert and a delete of the
  * same id in one ack, whatever order it applies them in.
  */
-import type { ErrorInfo, InstanceStatus, Json, OrchestrationDelta, OrchestratorMessageInput, ParentRef, StartPayload } from '../../providers/contract.js';
+import type {
+  ErrorInfo, InstanceStatus, Json, OrchestrationDelta, OrchestratorMessageInput, ParentRef, StartPayload, WorkItemInput,
+} from '../../providers/contract.js';
 import { isTerminal } from '../../providers/types.js';
 import type { AfterCommitAction } from './api.js';
 import type { RecordedCommand } from './execution.js';
+import { elementActivityId } from './fan-out-state.js';
 
 export type DeltaWork = Pick<OrchestrationDelta, 'messages' | 'timers' | 'workItems' | 'cancelTimers' | 'cancelActivities'>;
+
+function workItem(instanceId: string, executionId: number, activityId: string, name: string, input: Json, options: Json): WorkItemInput {
+  return { instanceId, executionId, activityId, name, payload: { input, ...(options as Record<string, Json>) } };
+}
 
 export function deltaOfCommands(instanceId: string, commands: readonly RecordedCommand[]): DeltaWork & { afterCommit: AfterCommitAction[] } {
   const out: DeltaWork & { afterCommit: AfterCommitAction[] } = { messages: [], timers: [], workItems: [], cancelTimers: [], cancelActivities: [], afterCommit: [] };
   for (const { executionId, command: c } of commands) {
     switch (c.type) {
       case 'scheduleActivity':
-        out.workItems.push({ instanceId, executionId, activityId: c.activityId, name: c.name, payload: { input: c.input, ...(c.options as Record<string, Json>) } });
+        out.workItems.push(workItem(instanceId, executionId, c.activityId, c.name, c.input, c.options));
+        break;
+      case 'scheduleFanOut':
+        c.inputs.forEach((input, index) => out.workItems.push(workItem(instanceId, executionId, elementActivityId(c.fanOutId, index), c.name, input, c.options)));
         break;
       case 'cancelActivity': {
         const i = out.workItems.findIndex((w) => w.activityId === c.activityId && w.executionId === executionId);

@@ -50,6 +50,36 @@ test('one work item per element; the machine hears nothing until the last result
   assert.equal(replayHistory(all, inst.history).snapshot, inst.record!.snapshot);
 });
 
+test('scheduling writes one history command for the whole fan-out, however wide', () => {
+  const { first } = started('fan-all', 'f-hist', [5, 6, 7]);
+  assert.equal(first.delta.history.map((h) => [h.seq, h.type, (h.data as { type?: string }).type ?? null]), [[0, 'started', null], [1, 'command', 'scheduleFanOut']]);
+  assert.equal(first.delta.history[1]!.data, { type: 'scheduleFanOut', fanOutId: 'all#1', invokeId: 'all', name: 'double', inputs: [5, 6, 7], options: { retry: { maxAttempts: 1, initialMs: 1000, backoff: 2, maxMs: 60000, jitter: 0.2 } } });
+});
+
+/**
+ * The commands as written before scheduleFanOut: one scheduleActivity per element. (They sit at the
+ * command's seq here: a real such history numbered them on, and uuid() drew on the later events' own
+ * seqs, which replay applies them at; what this checks is how the commands compare.)
+ */
+function perElementHistory(history: TestInstance['history']): TestInstance['history'] {
+  return history.flatMap((h) => {
+    const d = h.data as { type?: string; fanOutId?: string; invokeId?: string; name?: string; inputs?: Json[]; options?: Json };
+    if (h.type !== 'command' || d.type !== 'scheduleFanOut') return [h];
+    return d.inputs!.map((input, i) => ({ ...h, data: { type: 'scheduleActivity', activityId: `${d.fanOutId}[${i}]`, invokeId: d.invokeId!, name: d.name!, input, options: d.options! } }));
+  });
+}
+
+test('a fan-out history written one scheduleActivity per element (before scheduleFanOut) replays to the same snapshot; a changed element does not', () => {
+  const { inst } = started('fan-all', 'f-old', [1, 2, 3]);
+  expectCommit(inst.turn([completed(inst, 'all#1[1]', 4)], T0 + 10));
+  expectCommit(inst.turn([completed(inst, 'all#1[0]', 2), completed(inst, 'all#1[2]', 6)], T0 + 20));
+  const old = perElementHistory(inst.history);
+  assert.is(old.filter((h) => (h.data as { type?: string }).type === 'scheduleActivity').length, 3);
+  assert.equal(replayHistory(all, old).snapshot, inst.record!.snapshot);
+  const tampered = old.map((h) => ((h.data as { activityId?: string }).activityId === 'all#1[1]' ? { ...h, data: { ...(h.data as object), input: 99 } } : h));
+  assert.throws(() => replayHistory(all, tampered), (err: Error) => err.name === 'NondeterminismError' && /command #1 differs/.test(err.message));
+});
+
 test('the first element that fails for good ends the fan-out with its error and index, and cancels the other elements', () => {
   const { inst } = started('fan-all', 'f2', [1, 2, 3, 4]);
   expectCommit(inst.turn([completed(inst, 'all#1[0]', 2)], T0 + 10));

@@ -10,7 +10,9 @@ import type { OrchestrationDefinition } from '../definitions/orchestration-defin
 import { DurastateError } from '../../providers/errors.js';
 import { NondeterminismError } from '../errors.js';
 import { applyEvent, applyStarted, endExecutionForContinue, type EventData, type StartedData } from './apply-message.js';
+import type { Command } from './commands.js';
 import { freshExecution, TurnRecorder, type Execution } from './execution.js';
+import { elementActivityId } from './fan-out-state.js';
 import { persistMachine, type StoredSnapshot } from './stored-snapshot.js';
 
 /** Replays one execution's history (events of one executionId, any order). NondeterminismError on any difference. */
@@ -52,7 +54,23 @@ export function replayExecution(definition: OrchestrationDefinition, instanceId:
   return exec;
 }
 
-function compareCommands(instanceId: string, recorded: Json[], replayed: Json[]): void {
+/**
+ * Commands as compared: a fan-out's scheduling as one scheduleActivity per element, the form that
+ * histories written before scheduleFanOut hold, so an instance in flight across that change replays.
+ */
+function perElement(commands: Json[]): Json[] {
+  return commands.flatMap((json) => {
+    const c = json as unknown as Command;
+    if (c.type !== 'scheduleFanOut') return [json];
+    return c.inputs.map((input, index): Json => ({
+      type: 'scheduleActivity', activityId: elementActivityId(c.fanOutId, index), invokeId: c.invokeId, name: c.name, input, options: c.options,
+    }));
+  });
+}
+
+function compareCommands(instanceId: string, recordedCommands: Json[], replayedCommands: Json[]): void {
+  const recorded = perElement(recordedCommands);
+  const replayed = perElement(replayedCommands);
   const n = Math.max(recorded.length, replayed.length);
   for (let i = 0; i < n; i++) {
     const expected = recorded[i] === undefined ? null : canonicalJson(recorded[i]!);

@@ -13,7 +13,7 @@ import { InvalidDefinitionError, MachineCodeError } from '../errors.js';
 import { diagnosticCopy, toErrorInfo } from './error-info.js';
 import type { Execution, TurnRecorder } from './execution.js';
 import type { StepActions } from './pure-steps.js';
-import { elementActivityId, newFanOutState, openElementIds, outstandingActivityIds } from './fan-out-state.js';
+import { newFanOutState, openElementIds, outstandingActivityIds } from './fan-out-state.js';
 import { emptyPending } from './stored-snapshot.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 
@@ -188,11 +188,9 @@ function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unkn
     const options: Record<string, Json> = { retry: { ...info.retry } };
     if (info.timeoutMs !== undefined) options.timeoutMs = info.timeoutMs;
     if (info.heartbeatMs !== undefined) options.heartbeatMs = info.heartbeatMs;
-    const schedule = (activityId: string, elementInput: Json) =>
-      rec.command({ type: 'scheduleActivity', activityId, invokeId: id, name: info.name, input: elementInput, options });
     if (!info.fanOut) {
       exec.pending.activities[`${id}#${n}`] = { invokeId: id, name: info.name };
-      schedule(`${id}#${n}`, value);
+      rec.command({ type: 'scheduleActivity', activityId: `${id}#${n}`, invokeId: id, name: info.name, input: value, options });
       rec.log('debug', 'activity scheduled', { activityId: `${id}#${n}`, name: info.name });
       return;
     }
@@ -200,9 +198,12 @@ function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unkn
       throw new MachineCodeError(`the input of fan-out '${id}' must be an array of the activity's inputs`, { id, name: info.name }, undefined);
     }
     const fanOutId = `${id}#${n}`;
-    value.forEach((element, index) => schedule(elementActivityId(fanOutId, index), element));
     if (value.length === 0) effects.emptyFanOuts.push(id);
-    else (exec.pending.fanOuts ??= {})[fanOutId] = newFanOutState(id, info.fanOut.settle, value.length);
+    else {
+      // One command (one history event) for all the elements, not one each repeating name and options.
+      rec.command({ type: 'scheduleFanOut', fanOutId, invokeId: id, name: info.name, inputs: value, options });
+      (exec.pending.fanOuts ??= {})[fanOutId] = newFanOutState(id, info.fanOut.settle, value.length);
+    }
     rec.log('debug', 'fan-out scheduled', { fanOutId, name: info.name, elements: value.length });
   } else {
     const childInstanceId = `${exec.instanceId}:${id}:${exec.executionId}:${n}`;
