@@ -53,7 +53,10 @@ test('one work item per element; the machine hears nothing until the last result
 test('scheduling writes one history command for the whole fan-out, however wide', () => {
   const { first } = started('fan-all', 'f-hist', [5, 6, 7]);
   assert.equal(first.delta.history.map((h) => [h.seq, h.type, (h.data as { type?: string }).type ?? null]), [[0, 'started', null], [1, 'command', 'scheduleFanOut']]);
-  assert.equal(first.delta.history[1]!.data, { type: 'scheduleFanOut', fanOutId: 'all#1', invokeId: 'all', name: 'double', inputs: [5, 6, 7], options: { retry: { maxAttempts: 1, initialMs: 1000, backoff: 2, maxMs: 60000, jitter: 0.2 } } });
+  const { options, ...command } = first.delta.history[1]!.data as Record<string, Json>;
+  assert.equal(command, { type: 'scheduleFanOut', fanOutId: 'all#1', invokeId: 'all', name: 'double', inputs: [5, 6, 7] });
+  assert.equal((options as { retry: { maxAttempts: number } }).retry.maxAttempts, 1, "the activity's own policy, once");
+  assert.equal(first.delta.workItems.map((w) => w.payload), [5, 6, 7].map((input) => ({ input, ...(options as Record<string, Json>) })), 'each work item carries its input and that policy');
 });
 
 /**
