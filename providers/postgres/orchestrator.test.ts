@@ -336,6 +336,53 @@ test('handing messages out marks them in place: every mark is a heap-only update
   }
 });
 
+/** Runs `body` in a transaction of its own, rolled back afterwards. */
+async function rolledBack<T>(url: string, body: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    return await body(client);
+  } finally {
+    await client.query('ROLLBACK');
+    await client.end();
+  }
+}
+
+/** Queue rows the current transaction has read through indexes so far. */
+async function queueRowsRead(client: pg.Client, schema: string): Promise<number> {
+  return (await client.query(`SELECT pg_stat_get_xact_tuples_fetched($1::regclass)::int AS n`, [`"${schema}".orchestrator_queue`])).rows[0].n as number;
+}
+
+test('an ack and an abandon read only the batch, not the instance\'s queued future messages (2,000 of them)', async ({ p, clock, bed }) => {
+  await p.enqueueOrchestratorMessage(startMessage('a'));
+  await Promise.all(Array.from({ length: 2000 }, (_, i) => p.enqueueOrchestratorMessage(eventMessage('a', `LATER${i}`), { visibleAt: clock.now() + 3_600_000 })));
+  const item = await fetchOne(p, 'a');
+  assert.is(item.messages.length, 1);
+  const s = `"${bed.schema}"`;
+  const delta = sampleDelta({ history: historyEvents(1, 0, 1) });
+  await rolledBack(bed.url, async (c) => {
+    const r = await c.query(`SELECT ${s}.ack_orchestration_items($1::jsonb) AS r`, [JSON.stringify([{ now: clock.now(), token: item.lockToken, delta }])]);
+    assert.equal(r.rows[0].r, [{ workItems: [] }]);
+    const read = await queueRowsRead(c, bed.schema);
+    assert.ok(read < 20, `the group ack read ${read} queue rows`);
+    const left = await c.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE kind = 'start')::int AS starts FROM ${s}.orchestrator_queue`);
+    assert.equal(left.rows[0], { n: 2000, starts: 0 }, 'the start consumed, the future messages kept');
+  });
+  await rolledBack(bed.url, async (c) => {
+    await c.query(`SELECT ${s}.ack_orchestration_item($1, $2::uuid, $3::jsonb)`, [clock.now(), item.lockToken, JSON.stringify(delta)]);
+    const read = await queueRowsRead(c, bed.schema);
+    assert.ok(read < 20, `the one-by-one ack read ${read} queue rows`);
+  });
+  await rolledBack(bed.url, async (c) => {
+    await c.query(`SELECT ${s}.abandon_orchestration_item($1, $2::uuid, 0, true)`, [clock.now(), item.lockToken]);
+    const read = await queueRowsRead(c, bed.schema);
+    assert.ok(read < 20, `the abandon read ${read} queue rows`);
+    const marked = await c.query(`SELECT count(*)::int AS n FROM ${s}.orchestrator_queue WHERE lock_token IS NOT NULL`);
+    assert.is(marked.rows[0].n, 0, 'the batch is unmarked');
+  });
+});
+
 test('an ack notifies watchers of the instance', async ({ p }) => {
   const seen: string[] = [];
   const stop = p.watchInstance('a', (id) => seen.push(id));

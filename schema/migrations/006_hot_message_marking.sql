@@ -10,8 +10,11 @@
 -- database's CPU per turn fell 7% (410 -> 380 us on a slow day), turns/s rose 6%.
 -- What the two indexes did is now done another way: the fetch scans the same (visible_at, id)
 -- index, unfiltered, and skips the messages handed out (their instances are locked: the lock test
--- it already made, and lock_token IS NULL as a filter); a batch is found through its instance
--- (orchestrator_queue_instance), then its token. Nothing else read the token index.
+-- it already made, and lock_token IS NULL as a filter); a batch is found through its lock: the
+-- instance's messages in orchestrator_queue_instance up to the moment it was handed out (the lock's
+-- locked_at, the fetch's now: every handed-out message was visible then), then the token. Without
+-- that bound an ack of an instance holding 2,000 future timers read all 2,000 (a test checks it).
+-- Nothing else read the token index.
 
 -- The fetch index keeps its name and columns, without the predicate.
 DROP INDEX orchestrator_queue_token;
@@ -33,7 +36,9 @@ CREATE OR REPLACE FUNCTION ack_orchestration_item(p_now bigint, p_token uuid, p_
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
   v_now bigint := ds_now(p_now);
-  v_id text := (ds_hold_instance_lock(p_token, v_now)).instance_id;
+  -- Version 6: the lock row, for the moment its batch was handed out (locked_at).
+  v_lock instance_locks := ds_hold_instance_lock(p_token, v_now);
+  v_id text := v_lock.instance_id;
   d jsonb := p_delta->'instance';
   v_execution integer := (d->>'executionId')::integer;
   v_status text := d->>'status';
@@ -79,8 +84,8 @@ BEGIN
   -- Kept and dead-lettered ids must be messages of this batch (the caller checks they are distinct).
   IF jsonb_array_length(v_keep) + jsonb_array_length(v_dead) > 0 AND
      (SELECT count(*) FROM orchestrator_queue
-      -- Version 6: by instance, then token (no index on the token).
-      WHERE instance_id = v_id AND lock_token = p_token
+      -- Version 6: by instance and visibility, then token (see below).
+      WHERE instance_id = v_id AND visible_at <= v_lock.locked_at AND lock_token = p_token
         AND id IN (SELECT x::bigint FROM jsonb_array_elements_text(v_keep || v_dead) x))
      <> jsonb_array_length(v_keep) + jsonb_array_length(v_dead) THEN
     RAISE EXCEPTION 'keepMessageIds and deadLetterMessageIds must be messages fetched with this lock' USING ERRCODE = 'DS005';
@@ -135,9 +140,9 @@ BEGIN
 
   -- The fetched batch: kept messages go back unlocked, poison ones to dead_letters, the rest is consumed.
   IF jsonb_array_length(v_keep) > 0 THEN
-    -- Version 6: by instance, then token.
+    -- Version 6: by instance and visibility, then token.
     UPDATE orchestrator_queue SET lock_token = NULL
-    WHERE instance_id = v_id AND lock_token = p_token AND id IN (SELECT x::bigint FROM jsonb_array_elements_text(v_keep) x);
+    WHERE instance_id = v_id AND visible_at <= v_lock.locked_at AND lock_token = p_token AND id IN (SELECT x::bigint FROM jsonb_array_elements_text(v_keep) x);
   END IF;
   IF jsonb_array_length(v_dead) > 0 THEN
     -- Dead letters are numbered in the order the caller listed them.
@@ -145,7 +150,7 @@ BEGIN
       SELECT x::bigint AS id, n FROM jsonb_array_elements_text(v_dead) WITH ORDINALITY AS t(x, n)
     ), dead AS (
       DELETE FROM orchestrator_queue q USING listed
-      WHERE q.instance_id = v_id AND q.lock_token = p_token AND q.id = listed.id -- Version 6
+      WHERE q.instance_id = v_id AND q.visible_at <= v_lock.locked_at AND q.lock_token = p_token AND q.id = listed.id -- Version 6
       RETURNING q AS m, listed.n
     )
     INSERT INTO dead_letters (queue, instance_id, reason, item, dead_at)
@@ -153,8 +158,9 @@ BEGIN
            message_json(dead.m) - 'instanceId', v_now
     FROM dead ORDER BY dead.n;
   END IF;
-  -- Version 6: the batch's rest, by instance, then token.
-  DELETE FROM orchestrator_queue WHERE instance_id = v_id AND lock_token = p_token;
+  -- Version 6: the batch's rest. It was visible when handed out (at the lock's locked_at): that
+  -- range of the instance's index, not the instance's later messages (future timers), then the token.
+  DELETE FROM orchestrator_queue WHERE instance_id = v_id AND visible_at <= v_lock.locked_at AND lock_token = p_token;
 
   -- Cancellations first: a turn may cancel a timer or activity and schedule one with the same id.
   IF jsonb_array_length(v_cancel_timers) > 0 THEN
@@ -218,14 +224,16 @@ CREATE OR REPLACE FUNCTION abandon_orchestration_item(p_now bigint, p_token uuid
 LANGUAGE plpgsql SET search_path FROM CURRENT SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   v_now bigint := ds_now(p_now);
-  v_id text := (ds_hold_instance_lock(p_token, v_now)).instance_id;
+  -- Version 6: the lock row, for the moment its batch was handed out (locked_at).
+  v_lock instance_locks := ds_hold_instance_lock(p_token, v_now);
+  v_id text := v_lock.instance_id;
   v_delay bigint := greatest(coalesce(p_delay_ms, 0), 0);
 BEGIN
   UPDATE orchestrator_queue
   SET lock_token = NULL,
       attempt = CASE WHEN coalesce(p_count_attempt, true) THEN attempt ELSE greatest(attempt - 1, 0) END
-  -- Version 6: by instance, then token (no index on the token).
-  WHERE instance_id = v_id AND lock_token = p_token;
+  -- Version 6: by instance and visibility (handed out at the lock's locked_at), then token.
+  WHERE instance_id = v_id AND visible_at <= v_lock.locked_at AND lock_token = p_token;
   IF v_delay > 0 THEN
     -- A new token kills the old one at once; nobody holds the new one, so it simply expires.
     UPDATE instance_locks SET lock_token = gen_random_uuid(), locked_until = v_now + v_delay, locked_at = v_now, owner = NULL
@@ -278,9 +286,13 @@ BEGIN
   FROM unnest(p_acks) a, jsonb_to_recordset(a.delta->'history') AS h("executionId" integer, seq integer, type text, data jsonb);
 
   -- The fetched messages are consumed and the locks released (visible to others only at commit).
-  -- Version 6: found by their instances, then their tokens (no index on the token; a message marked
-  -- with one of these tokens is one of these instances').
-  WITH consumed AS (DELETE FROM orchestrator_queue WHERE instance_id = ANY (v_ids) AND lock_token = ANY (v_tokens))
+  -- Version 6: found through their locks: each lock's instance, in the range of that instance's index
+  -- visible when its batch was handed out (locked_at; not the instance's future timers), then the token.
+  WITH consumed AS (
+    DELETE FROM orchestrator_queue q USING instance_locks l
+    WHERE l.lock_token = ANY (v_tokens)
+      AND q.instance_id = l.instance_id AND q.visible_at <= l.locked_at AND q.lock_token = l.lock_token
+  )
   DELETE FROM instance_locks WHERE lock_token = ANY (v_tokens);
 
   -- Cancellations first: a turn may cancel a timer or activity and schedule one with the same id.
