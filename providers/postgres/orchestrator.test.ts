@@ -314,28 +314,6 @@ test('abandon with a delay keeps visible_at and holds the instance_locks row und
   assert.is.not(locks[0]?.lock_token, item.lockToken);
 });
 
-test('handing messages out marks them in place: every mark is a heap-only update (no index entry per message)', async ({ p, clock, bed }) => {
-  for (const id of ['a', 'b', 'c']) {
-    await p.enqueueOrchestratorMessage(startMessage(id));
-    await p.enqueueOrchestratorMessage(eventMessage(id, 'GO'));
-  }
-  // The counters of the current transaction: the fetch and the reading share one.
-  const client = new pg.Client({ connectionString: bed.url });
-  await client.connect();
-  try {
-    await client.query('BEGIN');
-    const fetched = await client.query(`SELECT json_array_length("${bed.schema}".fetch_orchestration_items($1, 30000, 10, 'hot-test')) AS n`, [clock.now()]);
-    assert.is(fetched.rows[0].n, 3, 'three instances handed out');
-    const counts = await client.query(
-      `SELECT pg_stat_get_xact_tuples_updated(c.oid)::int AS updated, pg_stat_get_xact_tuples_hot_updated(c.oid)::int AS hot
-       FROM pg_class c WHERE c.oid = $1::regclass`, [`"${bed.schema}".orchestrator_queue`]);
-    assert.equal(counts.rows[0], { updated: 6, hot: 6 });
-  } finally {
-    await client.query('ROLLBACK');
-    await client.end();
-  }
-});
-
 /** Runs `body` in a transaction of its own, rolled back afterwards. */
 async function rolledBack<T>(url: string, body: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
@@ -353,6 +331,22 @@ async function rolledBack<T>(url: string, body: (client: pg.Client) => Promise<T
 async function queueRowsRead(client: pg.Client, schema: string): Promise<number> {
   return (await client.query(`SELECT pg_stat_get_xact_tuples_fetched($1::regclass)::int AS n`, [`"${schema}".orchestrator_queue`])).rows[0].n as number;
 }
+
+test('handing messages out marks them in place: every mark is a heap-only update (no index entry per message)', async ({ p, clock, bed }) => {
+  for (const id of ['a', 'b', 'c']) {
+    await p.enqueueOrchestratorMessage(startMessage(id));
+    await p.enqueueOrchestratorMessage(eventMessage(id, 'GO'));
+  }
+  // The counters of the current transaction: the fetch and the reading share one.
+  await rolledBack(bed.url, async (c) => {
+    const fetched = await c.query(`SELECT json_array_length("${bed.schema}".fetch_orchestration_items($1, 30000, 10, 'hot-test')) AS n`, [clock.now()]);
+    assert.is(fetched.rows[0].n, 3, 'three instances handed out');
+    const counts = await c.query(
+      `SELECT pg_stat_get_xact_tuples_updated(c.oid)::int AS updated, pg_stat_get_xact_tuples_hot_updated(c.oid)::int AS hot
+       FROM pg_class c WHERE c.oid = $1::regclass`, [`"${bed.schema}".orchestrator_queue`]);
+    assert.equal(counts.rows[0], { updated: 6, hot: 6 });
+  });
+});
 
 test('an ack and an abandon read only the batch, not the instance\'s queued future messages (2,000 of them)', async ({ p, clock, bed }) => {
   await p.enqueueOrchestratorMessage(startMessage('a'));
