@@ -53,6 +53,15 @@ test('the hot functions keep generic plans; the acks also plan without seq scans
   assert.is(fn('lock_acked_work').lang, 'plpgsql');
 });
 
+test('before: only the migrations named before it are applied; a later run applies the rest', async () => {
+  const { url, schema } = await bed();
+  const files = (await loadMigrations()).map((m) => m.name);
+  const first = await migrate({ connectionString: url, schema, before: files[2]! });
+  assert.equal(first.applied, files.slice(0, 2));
+  const rest = await migrate({ connectionString: url, schema });
+  assert.equal(rest.applied, files.slice(2));
+});
+
 test('re-running is a no-op', async () => {
   const { url, schema } = await bed();
   await migrate({ connectionString: url, schema });

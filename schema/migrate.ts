@@ -25,6 +25,8 @@ export interface MigrateOptions {
   pool?: pg.Pool;
   connectionString?: string;
   schema: string;
+  /** Apply only the migrations named before this one (e.g. `006_x.sql`): a schema as an older version left it. */
+  before?: string;
 }
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -105,7 +107,7 @@ export async function migrate(opts: MigrateOptions): Promise<{ applied: string[]
            name text PRIMARY KEY, checksum text NOT NULL, applied_at bigint NOT NULL)`,
       );
       const { rows } = await client.query<AppliedRow>(`SELECT name, checksum FROM ${quoted}.schema_migrations ORDER BY name`);
-      const todo = pending(rows, migrations, schema);
+      const todo = pending(rows, migrations, schema).filter((m) => opts.before === undefined || m.name < opts.before);
       for (const migration of todo) {
         await client.query('BEGIN');
         try {

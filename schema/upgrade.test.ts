@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { loadMigrations } from './migrate.js';
+import { migrate } from './migrate.js';
 import { openPostgresProvider } from '../providers/postgres/index.js';
 import { historyEvents, sampleDelta } from '../validation/conformance/helpers.js';
 import { sql, stopTestServer, testSchema } from '../test/db.js';
@@ -14,26 +14,13 @@ test.after(async () => {
   await stopTestServer();
 });
 
-/** Applies the migrations named before `upTo`, recorded as migrate() records them. */
-async function migrateBefore(client: pg.Client, schema: string, upTo: string): Promise<void> {
-  await client.query(`CREATE SCHEMA "${schema}"`);
-  await client.query(`CREATE TABLE "${schema}".schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at bigint NOT NULL)`);
-  for (const m of (await loadMigrations()).filter((m) => m.name < upTo)) {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL search_path TO "${schema}"`);
-    await client.query(m.sql);
-    await client.query(`INSERT INTO "${schema}".schema_migrations VALUES ($1, $2, 0)`, [m.name, m.checksum]);
-    await client.query('COMMIT');
-  }
-}
-
 test('a batch handed out before 006 (messages marked by token, found through the token index) is acked after it: exactly its messages are consumed', async () => {
   const { url, schema, drop } = await testSchema('upg');
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   let provider: Awaited<ReturnType<typeof openPostgresProvider>> | undefined;
   try {
-    await migrateBefore(client, schema, '006');
+    await migrate({ connectionString: url, schema, before: '006' });
     const enqueue = (msg: object) => client.query(`SELECT "${schema}".enqueue_orchestrator_message(NULL, $1::jsonb, NULL)`, [JSON.stringify(msg)]);
     await enqueue({ instanceId: 'a', kind: 'start', payload: {} });
     await enqueue({ instanceId: 'a', kind: 'event', payload: { type: 'GO' } });
