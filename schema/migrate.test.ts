@@ -41,7 +41,7 @@ test('the hot functions keep generic plans; the acks also plan without seq scans
     WHERE n.nspname = $1`, [schema]);
   const fn = (name: string) => rows.find((r) => r.name === name)!;
   const entryPoints = ['enqueue_orchestrator_message', 'enqueue_orchestrator_messages', 'fetch_orchestration_items', 'fetch_work_items', 'ack_orchestration_items', 'ack_work_items',
-    'abandon_orchestration_item', 'abandon_work_item', 'renew_orchestration_lock', 'renew_work_item_lock'];
+    'ack_work_items_async_commit', 'abandon_orchestration_item', 'abandon_work_item', 'renew_orchestration_lock', 'renew_work_item_lock'];
   for (const name of entryPoints) {
     assert.ok(fn(name).config?.includes('plan_cache_mode=force_generic_plan'), `${name} keeps its plans`);
     assert.is(fn(name).lang, 'plpgsql', `${name} is plpgsql (its plans are cached)`);

@@ -10,6 +10,8 @@ export interface StressOptions {
   killEveryS: number | null;
   terminateEveryS: number | null;
   restartServer: boolean;
+  /** Like restartServer, but the server goes down as in a crash (unflushed WAL lost). */
+  crashServer: boolean;
   embedded: boolean;
   url: string | undefined;
   json: string | undefined;
@@ -22,7 +24,7 @@ export interface StressOptions {
 }
 
 const USAGE = `usage: npm run stress -- [--quick] [--processes N] [--duration S] [--instances N] [--fanout-width N]
-  [--kill-every S] [--terminate-connections-every S] [--restart-server] [--embedded] [--url URL]
+  [--kill-every S] [--terminate-connections-every S] [--restart-server] [--crash-server] [--embedded] [--url URL]
   [--settle S] [--lock-ms MS] [--pool-size N] [--concurrency N] [--keep-schema] [--json out.json]`;
 
 function number(value: string | undefined, name: string): number | undefined {
@@ -44,6 +46,7 @@ export function parseStressOptions(argv: string[]): StressOptions {
       'kill-every': { type: 'string' },
       'terminate-connections-every': { type: 'string' },
       'restart-server': { type: 'boolean', default: false },
+      'crash-server': { type: 'boolean', default: false },
       embedded: { type: 'boolean', default: false },
       url: { type: 'string' },
       json: { type: 'string' },
@@ -74,7 +77,8 @@ export function parseStressOptions(argv: string[]): StressOptions {
     killEveryS: number(v['kill-every'], 'kill-every') ?? preset.killEveryS,
     terminateEveryS: number(v['terminate-connections-every'], 'terminate-connections-every') ?? preset.terminateEveryS,
     restartServer: v['restart-server'] === true,
-    embedded: v.embedded === true || v['restart-server'] === true,
+    crashServer: v['crash-server'] === true,
+    embedded: v.embedded === true || v['restart-server'] === true || v['crash-server'] === true,
     url: v.url,
     json: v.json,
     settleS: number(v.settle, 'settle') ?? preset.settleS,

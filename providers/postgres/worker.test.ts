@@ -1,7 +1,8 @@
+import pg from 'pg';
 import * as assert from 'uvu/assert';
 import { InstanceExistsError, InvalidArgumentError, LockLostError } from '../errors.js';
 import type { OrchestratorMessageInput, WorkItem } from '../contract.js';
-import { createInstance, expectError, fetchOne, sampleDelta, startMessage, workItem } from '../../validation/conformance/helpers.js';
+import { createInstance, expectError, fetchOne, historyEvents, sampleDelta, startMessage, workItem } from '../../validation/conformance/helpers.js';
 import { dumpTables, providerSuite, type ProviderSuiteContext } from './test-support.js';
 import type { PostgresProvider } from './provider.js';
 
@@ -122,6 +123,41 @@ test('bad fetch options are InvalidArgumentError', async ({ p }) => {
   await expectError(p.fetchWorkItems({ lockMs: 1000, max: 0 }), InvalidArgumentError);
   await expectError(p.fetchOrchestrationItems({ lockMs: -1 }), InvalidArgumentError);
   await expectError(p.fetchOrchestrationItems({ lockMs: 1000, waitMs: -5 }), InvalidArgumentError);
+});
+
+// 007: the work ack's setting is transaction-local. Leaked into its pooled connection, it would make
+// every later turn ack on that connection commit without the flush too.
+test('a work ack commits without waiting for the WAL flush, a turn ack waits for it, and neither setting outlives its transaction', async ({ p, bed, clock }) => {
+  await schedule(p, 1);
+  const [w] = await p.fetchWorkItems({ lockMs: 60_000 });
+  const s = `"${bed.schema}"`;
+  const client = new pg.Client({ connectionString: bed.url });
+  await client.connect();
+  try {
+    const setting = async () => (await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit as string;
+    assert.is(await setting(), 'on', 'the connection\'s default');
+    await client.query('BEGIN');
+    const result = { instanceId: 'a', kind: 'activityCompleted', payload: { activityId: 'w0', output: 7 }, executionId: 1, visibleAt: null };
+    const acked = await client.query(`SELECT ${s}.ack_work_items_async_commit($1::jsonb) AS r`,
+      [JSON.stringify([{ now: clock.now(), token: w!.lockToken, result, deadLetterReason: null }])]);
+    assert.equal(acked.rows[0].r, [{}]);
+    assert.is(await setting(), 'off', 'inside the work ack\'s transaction');
+    await client.query('COMMIT');
+    assert.is(await setting(), 'on', 'the next transaction on the same connection');
+
+    const item = await fetchOne(p, 'a');
+    assert.equal(item.messages.map((m) => m.payload), [{ activityId: 'w0', output: 7 }], 'the committed ack enqueued the result');
+    await client.query('BEGIN');
+    const turned = await client.query(`SELECT ${s}.ack_orchestration_items($1::jsonb) AS r`,
+      [JSON.stringify([{ now: clock.now(), token: item.lockToken, delta: sampleDelta({ history: historyEvents(1, 1, 1) }) }])]);
+    assert.equal(turned.rows[0].r, [{ workItems: [] }]);
+    assert.is(await setting(), 'on', 'inside the turn ack\'s transaction');
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
+  assert.is((await p.getInstance('a'))?.historyLength, 2);
+  assert.equal((await p.queueDepths()).worker, { visible: 0, delayed: 0, locked: 0 });
 });
 
 test.run();
