@@ -9,9 +9,8 @@ export interface StressOptions {
   fanoutWidth: number;
   killEveryS: number | null;
   terminateEveryS: number | null;
-  restartServer: boolean;
-  /** Like restartServer, but the server goes down as in a crash (unflushed WAL lost). */
-  crashServer: boolean;
+  /** Restart the server mid-run: after a clean stop, or after a crash (unflushed WAL lost); null: never. */
+  restartServer: 'stop' | 'crash' | null;
   embedded: boolean;
   url: string | undefined;
   json: string | undefined;
@@ -76,8 +75,7 @@ export function parseStressOptions(argv: string[]): StressOptions {
     fanoutWidth: number(v['fanout-width'], 'fanout-width') ?? preset.fanoutWidth,
     killEveryS: number(v['kill-every'], 'kill-every') ?? preset.killEveryS,
     terminateEveryS: number(v['terminate-connections-every'], 'terminate-connections-every') ?? preset.terminateEveryS,
-    restartServer: v['restart-server'] === true,
-    crashServer: v['crash-server'] === true,
+    restartServer: v['crash-server'] === true ? 'crash' : v['restart-server'] === true ? 'stop' : null,
     embedded: v.embedded === true || v['restart-server'] === true || v['crash-server'] === true,
     url: v.url,
     json: v.json,

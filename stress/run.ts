@@ -78,10 +78,10 @@ if (opts.terminateEveryS) {
     event(w);
   }, chaosError, exclusive));
 }
-if (opts.restartServer || opts.crashServer) {
+if (opts.restartServer) {
   // Mid-window, under the submission lock so no start or event is in flight while the server is down.
   chaos.push(restartServerAt(
-    { ...server, restart: (downMs, how) => exclusive.run(() => server.restart!(downMs, how)) }, opts.crashServer ? 'crash' : 'stop',
+    { ...server, restart: (downMs, how) => exclusive.run(() => server.restart!(downMs, how)) }, opts.restartServer,
     (opts.durationS * 1000) / 2, 1500, (w) => (counts.restarts++, event(w)), chaosError,
   ));
 }
@@ -117,7 +117,7 @@ const obs = await collectObservations({ provider, pool, schema, plan, definition
 const requested: Array<[string, number | boolean | null, number]> = [
   ['kill', opts.killEveryS !== null && opts.killEveryS < opts.durationS, counts.kills],
   ['connection termination', opts.terminateEveryS !== null && opts.terminateEveryS < opts.durationS, counts.terminations],
-  ['server restart', opts.restartServer || opts.crashServer, counts.restarts],
+  ['server restart', opts.restartServer !== null, counts.restarts],
 ];
 const harness: CheckResult = {
   name: 'harness and chaos ran as asked',
