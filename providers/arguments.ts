@@ -24,7 +24,7 @@ export const checkedJson: TakeJson = (value, what) => {
 };
 
 export const MESSAGE_KINDS: readonly OrchestratorMessageKind[] = [
-  'start', 'event', 'activityCompleted', 'activityFailed', 'timerFired',
+  'start', 'event', 'activityCompleted', 'activityFailed', 'activityResults', 'timerFired',
   'childCompleted', 'childFailed', 'terminate', 'suspend', 'resume',
 ];
 const STATUSES: readonly InstanceStatus[] = ['running', 'suspended', 'completed', 'failed', 'terminated'];

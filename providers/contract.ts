@@ -24,12 +24,19 @@ export type OrchestratorMessageKind =
   | 'event' //          payload: the machine event ({ type, ... }) raised by a client
   | 'activityCompleted' // payload: { activityId, output }
   | 'activityFailed' // payload: { activityId, error }
+  | 'activityResults' // payload: { results: ActivityResult[] }: several results of one instance and execution, merged by the provider (ackWorkItem)
   | 'timerFired' //     payload: { timerId, event }
   | 'childCompleted' // payload: { invokeId, childInstanceId, output }
   | 'childFailed' //    payload: { invokeId, childInstanceId, error }
   | 'terminate' //      payload: { reason? } — delivered even while the instance is suspended
   | 'suspend' //        payload: { reason? }
   | 'resume'; //        payload: {} — delivered even while the instance is suspended
+
+/** One result inside an 'activityResults' message: the kind and payload it would have had as a message of its own. */
+export interface ActivityResult {
+  kind: 'activityCompleted' | 'activityFailed';
+  payload: Json;
+}
 
 /** Messages of these kinds are fetchable while the instance is suspended; all others wait. */
 export const CONTROL_KINDS: readonly OrchestratorMessageKind[] = ['terminate', 'resume'];
@@ -378,6 +385,10 @@ export interface Provider {
   /**
    * Delete the work item and enqueue `result` to the orchestrator queue, atomically.
    * LockLostError (nothing enqueued) if the lock expired, was taken over, or the item was cancelled.
+   * A provider may merge results of one instance and execution whose acks commit together (no
+   * visibleAt, no timerId) into one message of kind 'activityResults', listing them in ack order;
+   * its consumer applies it as those messages one after the other. Each result is still delivered
+   * exactly once.
    */
   ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<void>;
 

@@ -125,6 +125,48 @@ test('bad fetch options are InvalidArgumentError', async ({ p }) => {
   await expectError(p.fetchOrchestrationItems({ lockMs: 1000, waitMs: -5 }), InvalidArgumentError);
 });
 
+// 008: one instance's results acked in one group commit come as one message, in ack order.
+test('results of one instance acked together arrive as one activityResults message in ack order; others, and lone results, as before', async ({ p }) => {
+  await schedule(p, 3);
+  await createInstance(p, 'b', { workItems: [workItem('b', 'v0')] });
+  const items = await p.fetchWorkItems({ lockMs: 60_000, max: 10 });
+  assert.equal(items.map((w) => w.activityId), ['w0', 'w1', 'w2', 'v0']);
+  const [w0, w1, w2, v0] = items as [WorkItem, WorkItem, WorkItem, WorkItem];
+  const failed: OrchestratorMessageInput = { instanceId: 'a', kind: 'activityFailed', payload: { activityId: 'w1', error: { name: 'E', message: 'x' } }, executionId: 1 };
+  // Submitted in one tick: the provider sends them as one statement (group-commit.ts).
+  await Promise.all([p.ackWorkItem(w2.lockToken, completed(w2, 2)), p.ackWorkItem(v0.lockToken, completed(v0, 9)), p.ackWorkItem(w1.lockToken, failed), p.ackWorkItem(w0.lockToken, completed(w0, 0))]);
+  const a = await fetchOne(p, 'a');
+  assert.equal(a.messages.map((m) => [m.kind, m.executionId, m.payload]), [['activityResults', 1, { results: [
+    { kind: 'activityCompleted', payload: { activityId: 'w2', output: 2 } },
+    { kind: 'activityFailed', payload: { activityId: 'w1', error: { name: 'E', message: 'x' } } },
+    { kind: 'activityCompleted', payload: { activityId: 'w0', output: 0 } },
+  ] }]]);
+  const b = await fetchOne(p, 'b');
+  assert.equal(b.messages.map((m) => [m.kind, m.payload]), [['activityCompleted', { activityId: 'v0', output: 9 }]]);
+});
+
+test('a group holds at most 100 results; a result with a visibleAt stays a message of its own', async ({ p, bed, clock }) => {
+  await schedule(p, 102);
+  const items = await p.fetchWorkItems({ lockMs: 60_000, max: 102 });
+  const acks = items.map((w, i) => ({ now: clock.now(), token: w.lockToken, result: { ...completed(w, i), ...(i === 50 ? { visibleAt: clock.now() } : {}) }, deadLetterReason: null }));
+  const client = new pg.Client({ connectionString: bed.url });
+  await client.connect();
+  try {
+    await client.query(`SELECT "${bed.schema}".ack_work_items($1::jsonb)`, [JSON.stringify(acks)]);
+  } finally {
+    await client.end();
+  }
+  const outputs = (m: { kind: string; payload: unknown }) =>
+    m.kind === 'activityResults' ? (m.payload as { results: Array<{ payload: { output: number } }> }).results.map((r) => r.payload.output) : [(m.payload as { output: number }).output];
+  const { messages } = await fetchOne(p, 'a');
+  const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+  assert.equal(messages.map((m) => [m.kind, outputs(m)]), [
+    ['activityResults', [...range(0, 50), ...range(51, 101)]],
+    ['activityCompleted', [50]],
+    ['activityCompleted', [101]],
+  ]);
+});
+
 // 007: the work ack's setting is transaction-local. Leaked into its pooled connection, it would make
 // every later turn ack on that connection commit without the flush too.
 test('a work ack commits without waiting for the WAL flush, a turn ack waits for it, and neither setting outlives its transaction', async ({ p, bed, clock }) => {

@@ -64,6 +64,9 @@ export function classifyMessage(exec: Execution, msg: OrchestratorMessage): 'kee
       return typeof p.activityId === 'string' && (p.activityId in exec.pending.activities || openElement(exec.pending, p.activityId) !== undefined)
         ? undefined
         : `activity '${String(p.activityId)}' is not outstanding`;
+    case 'activityResults':
+      // Well-formed groups never get here: the turn applies their results one by one (result-groups.ts).
+      return 'payload is not a list of activity results';
     case 'timerFired': {
       const timerId = msg.timerId ?? p.timerId;
       return typeof timerId === 'string' && timerId in exec.pending.timers ? undefined : `timer '${String(timerId)}' is not outstanding`;
@@ -127,6 +130,8 @@ export function applyEvent(exec: Execution, rec: TurnRecorder, data: EventData):
       return {};
     case 'start':
       throw new NondeterminismError('a start message was recorded as an applied event', { seq });
+    case 'activityResults':
+      throw new NondeterminismError('a group of activity results was recorded as one applied event', { seq });
   }
 }
 

@@ -12,12 +12,13 @@ import type { NondeterminismError } from '../errors.js';
 import { outstandingActivityIds } from './fan-out-state.js';
 import { emptyPending, readStoredSnapshot } from './stored-snapshot.js';
 import { recordDropped, type Frame } from './turn-frame.js';
+import { turnMessages } from './result-groups.js';
 
 /** A terminal instance: every message is consumed and recorded as dropped; nothing else changes. */
 export function consumeAfterEnd(frame: Frame): TurnOutcome {
   const record = frame.record!;
   const rec = new TurnRecorder(record.executionId, record.historyLength, false);
-  for (const msg of frame.input.item.messages) recordDropped(rec, msg, `instance is ${record.status}`);
+  for (const msg of turnMessages(frame.input.item.messages)) recordDropped(rec, msg, `instance is ${record.status}`);
   return commitWithoutMachine(frame, rec, writeOfRecord(record), [], []);
 }
 
@@ -50,7 +51,7 @@ export function endWithoutMachine(frame: Frame, end: EndWithoutMachine): TurnOut
   const rec = new TurnRecorder(record?.executionId ?? item.executionId, record?.historyLength ?? 0, false);
   const keep = new Set(end.keep ?? []);
   const consumed = item.messages.filter((m) => !keep.has(m.id));
-  for (const msg of consumed) recordDropped(rec, msg, end.deadLetter ? 'dead-lettered' : `instance ${end.status}: ${error.message}`);
+  for (const msg of turnMessages(consumed)) recordDropped(rec, msg, end.deadLetter ? 'dead-lettered' : `instance ${end.status}: ${error.message}`);
   const pending = readStoredSnapshot(record?.snapshot ?? null)?.pending ?? emptyPending();
   const cancels = end.status === 'suspended' ? emptyPending() : pending;
   const cancelled = {

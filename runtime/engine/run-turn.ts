@@ -33,6 +33,7 @@ import { replayExecution, storedSnapshotOf } from './replay.js';
 import type { StepResult } from './step.js';
 import { copyPending, emptyPending, readStoredSnapshot, restoreMachine } from './stored-snapshot.js';
 import { recordDropped, type Frame } from './turn-frame.js';
+import { turnMessages } from './result-groups.js';
 
 /** Continue-as-new chains inside one turn beyond this are a machine bug (its start continues again). */
 const MAX_CONTINUES_PER_TURN = 100;
@@ -131,7 +132,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
   const { item } = frame.input;
   const record = frame.record;
   const rec = new TurnRecorder(exec.executionId, record?.historyLength ?? 0, false);
-  const keep: string[] = [];
+  const keep = new Set<string>();
   /** Inputs of the executions this turn opens and closes again (the provider creates them in passing). */
   const passedInputs: Json[] = [];
   let continues = 0;
@@ -159,15 +160,17 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
     rec.log('info', 'orchestration started', { name: frame.definition.name, version: frame.definition.version });
     keepRest = follow(applyStarted(exec, rec, { input: frame.start.payload.input, now: item.now }));
   }
-  for (const msg of item.messages) {
+  for (const msg of turnMessages(item.messages)) {
     if (msg === frame.start?.msg) continue;
+    // A group is one queued message: kept whole if any of its results is kept. Its results applied
+    // before are not applied twice: the next turn finds them no longer outstanding and drops them.
     if (keepRest) {
-      keep.push(msg.id);
+      keep.add(msg.id);
       continue;
     }
     const verdict = classifyMessage(exec, msg);
     if (verdict === 'keep') {
-      keep.push(msg.id);
+      keep.add(msg.id);
       continue;
     }
     if (verdict !== undefined) {
@@ -205,7 +208,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
     workItems: work.workItems,
     cancelTimers: work.cancelTimers,
     cancelActivities: work.cancelActivities,
-    keepMessageIds: keep,
+    keepMessageIds: [...keep],
     deadLetterMessageIds: [],
   };
   const resume = exec.machine !== null && !isTerminal(exec.status)

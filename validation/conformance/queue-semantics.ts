@@ -4,6 +4,7 @@ import {
   LOCK_MS, clockOf, createInstance, eventMessage, expectError, fetchNone, fetchOne, inCategory, kinds, sampleDelta, startMessage, workItem,
 } from './helpers.js';
 import { LockLostError } from '../../providers/errors.js';
+import type { Json } from '../../providers/types.js';
 
 export const queueSemanticsCases = inCategory('queue semantics', [
   {
@@ -199,6 +200,29 @@ export const queueSemanticsCases = inCategory('queue semantics', [
       assert.equal(depths.worker, { visible: 0, delayed: 0, locked: 0 });
       const [message] = (await fetchOne(provider, 'a')).messages;
       assert.equal([message?.kind, message?.executionId, message?.payload], ['activityCompleted', 1, { activityId: 'act', output: 42 }]);
+    },
+  },
+  {
+    name: 'results of one instance acked together are each delivered exactly once, alone or merged into activityResults',
+    async run({ put: { provider } }) {
+      await createInstance(provider, 'a', { workItems: ['w0', 'w1', 'w2', 'w3'].map((id) => workItem('a', id)) });
+      const items = await provider.fetchWorkItems({ lockMs: LOCK_MS, max: 4 });
+      assert.is(items.length, 4);
+      await Promise.all(items.map((w, i) => provider.ackWorkItem(w.lockToken, {
+        instanceId: 'a', executionId: 1,
+        ...(i === 1 ? { kind: 'activityFailed', payload: { activityId: w.activityId, error: { message: 'no' } } } : { kind: 'activityCompleted', payload: { activityId: w.activityId, output: i } }),
+      })));
+      const { messages } = await fetchOne(provider, 'a');
+      for (const m of messages) assert.is(m.executionId, 1);
+      const delivered = messages.flatMap((m) => m.kind === 'activityResults'
+        ? (m.payload as { results: Array<{ kind: string; payload: Json }> }).results.map((r) => [r.kind, r.payload])
+        : [[m.kind, m.payload]]);
+      assert.equal(delivered.sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))), [
+        ['activityCompleted', { activityId: 'w0', output: 0 }],
+        ['activityCompleted', { activityId: 'w2', output: 2 }],
+        ['activityCompleted', { activityId: 'w3', output: 3 }],
+        ['activityFailed', { activityId: 'w1', error: { message: 'no' } }],
+      ]);
     },
   },
   {
