@@ -20,9 +20,17 @@ export type PlaceholderInfo =
       timeoutMs?: number;
       heartbeatMs?: number;
       /** Set by fanOut(): the input is an array and every element is one run of the activity. */
-      fanOut?: { settle: boolean };
+      fanOut?: { settle: boolean; batchSize?: number };
     }
   | { kind: 'orchestration'; name: string; version?: string };
+
+/** Largest fanOut() batch: a batch's inputs travel in one work item, its results in one message. */
+export const MAX_BATCH_SIZE = 1000;
+
+export interface FanOutOptions {
+  /** Elements per work item (see fanOut()). Default 1: every element is queued, fetched and acked alone. */
+  batchSize?: number;
+}
 
 /** One element's outcome in a settled fan-out, as Promise.allSettled reports it (`reason`: the activity's error). */
 export type FanOutSettled<O> = { status: 'fulfilled'; value: O } | { status: 'rejected'; reason: Json };
@@ -77,14 +85,26 @@ export function activity<I extends Json, O extends Json>(def: ActivityDefinition
  * element and finishes with one FanOutSettled per element, like Promise.allSettled. An empty array
  * finishes at once.
  *
+ * With `{ batchSize: n }` (n > 1) the elements are queued n at a time: a worker fetches a batch as one
+ * work item, holding one of its slots, runs the batch's elements all at once (each with its own
+ * timeout and its attempts, retried in the worker after the policy's backoff), and reports every
+ * element's result in one ack. For many short activities: a queued row, a lock and an ack per
+ * batch instead of per element. The price: a batch's results arrive together, after its slowest
+ * element; a worker's `concurrency` counts batches, not the elements running in them; and a
+ * worker that dies mid-batch leaves the whole batch to run again.
+ *
  * Spawning one child per element works too, but XState copies the machine's children map for every
  * spawn (O(n²)) and the engine keeps each child until its result is applied; a fan-out is one child.
  */
-export function fanOut<I extends Json, O extends Json>(def: ActivityDefinition<I, O>, opts?: { settle?: false }): PromiseActorLogic<O[], I[]>;
-export function fanOut<I extends Json, O extends Json>(def: ActivityDefinition<I, O>, opts: { settle: true }): PromiseActorLogic<Array<FanOutSettled<O>>, I[]>;
+export function fanOut<I extends Json, O extends Json>(def: ActivityDefinition<I, O>, opts?: FanOutOptions & { settle?: false }): PromiseActorLogic<O[], I[]>;
+export function fanOut<I extends Json, O extends Json>(def: ActivityDefinition<I, O>, opts: FanOutOptions & { settle: true }): PromiseActorLogic<Array<FanOutSettled<O>>, I[]>;
 // Actor logic types are invariant in their output: the implementation's signature has to be open.
-export function fanOut(def: ActivityDefinition, opts: { settle?: boolean } = {}): PromiseActorLogic<any, any> {
-  return placeholder({ ...activityInfo(def, 'fanOut'), fanOut: { settle: opts?.settle === true } });
+export function fanOut(def: ActivityDefinition, opts: FanOutOptions & { settle?: boolean } = {}): PromiseActorLogic<any, any> {
+  const batchSize = opts?.batchSize ?? 1;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+    throw new InvalidDefinitionError(`fanOut(): batchSize must be a whole number from 1 to ${MAX_BATCH_SIZE}`, { batchSize: String(batchSize) });
+  }
+  return placeholder({ ...activityInfo(def, 'fanOut'), fanOut: { settle: opts?.settle === true, ...(batchSize > 1 ? { batchSize } : {}) } });
 }
 
 /**

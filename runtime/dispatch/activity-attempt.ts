@@ -11,6 +11,7 @@ import type { ActivityDefinition } from '../definitions/activity-definition.js';
 import { ActivityTimeoutError, RuntimeShutdownError } from './errors.js';
 import { whenAborted } from './abort-listeners.js';
 import { startLockRenewal } from './lock-renewal.js';
+import { assertJsonSafe } from '../../providers/json-safety.js';
 
 export type AttemptResult =
   | { kind: 'succeeded'; output: unknown }
@@ -28,9 +29,14 @@ export interface AttemptOptions {
   lockMs: number;
   logger: Logger;
   giveUp: AbortSignal;
+  /**
+   * The lock is kept alive by the caller (a batch's elements share their work item's lock): this
+   * attempt starts no renewal of its own and ends as lockLost when `lost` aborts.
+   */
+  sharedLock?: { lost: AbortSignal };
 }
 
-export async function runActivityAttempt({ provider, definition, item, input, lockMs, logger, giveUp }: AttemptOptions): Promise<AttemptResult> {
+export async function runActivityAttempt({ provider, definition, item, input, lockMs, logger, giveUp, sharedLock }: AttemptOptions): Promise<AttemptResult> {
   // The activity's signal is made when it is first read (most activities never read it, and an
   // AbortSignal costs ~5 us): aborted at once if the attempt was interrupted before.
   let controller: AbortController | undefined;
@@ -54,7 +60,9 @@ export async function runActivityAttempt({ provider, definition, item, input, lo
   const lockLost = (error: LockLostError) => interrupt({ kind: 'lockLost', error }, error);
   const failWith = (error: Error) => interrupt({ kind: 'failed', error }, error);
 
-  const renewal = startLockRenewal({ renew: () => provider.renewWorkItemLock(item.lockToken, lockMs), lockMs, logger, onLost: lockLost });
+  const renewal = sharedLock
+    ? { stop: whenAborted(sharedLock.lost, () => lockLost(sharedLock.lost.reason as LockLostError)) }
+    : startLockRenewal({ renew: () => provider.renewWorkItemLock(item.lockToken, lockMs), lockMs, logger, onLost: lockLost });
   const timeout = definition.timeoutMs === undefined ? undefined
     : setTimeout(() => failWith(new ActivityTimeoutError(definition.name, 'timeout', definition.timeoutMs!)), definition.timeoutMs);
   let heartbeatWatchdog: NodeJS.Timeout | undefined;
@@ -101,5 +109,17 @@ export async function runActivityAttempt({ provider, definition, item, input, lo
     clearTimeout(timeout);
     clearTimeout(heartbeatWatchdog);
     stopListening();
+  }
+}
+
+/** An output JSON cannot carry (or too large) makes the attempt a failed one, like a thrown error. */
+export function checkOutput(result: AttemptResult, name: string, maxPayloadBytes: number): AttemptResult {
+  if (result.kind !== 'succeeded') return result;
+  const output = result.output === undefined ? null : result.output; // a function returning nothing yields null
+  try {
+    assertJsonSafe(output, `output of activity '${name}'`, maxPayloadBytes);
+    return { kind: 'succeeded', output };
+  } catch (error) {
+    return { kind: 'failed', error };
   }
 }

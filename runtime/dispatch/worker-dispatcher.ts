@@ -4,15 +4,16 @@
  * activity's retry backoff (the attempt counted); the last failure acks `activityFailed`, which the
  * machine receives as `xstate.error.actor.<id>`. The attempt number is the provider's fetch count,
  * so an attempt cut short by a crash counts too: a crash-looping item ends as failed (and
- * dead-lettered) instead of running forever.
+ * dead-lettered) instead of running forever. A batch of a fan-out's elements (fanOut's batchSize)
+ * runs in fan-out-batch.ts and acks all their verdicts in one `activityResults` message.
  */
 import type { Logger } from 'pino';
 import type { Json, OrchestratorMessageInput, Provider, WorkItem } from '../../providers/contract.js';
 import { LockLostError } from '../../providers/errors.js';
 import type { ActivityDefinition } from '../definitions/activity-definition.js';
 import { retryDelayMs } from '../definitions/retry-policy.js';
-import { assertJsonSafe } from '../../providers/json-safety.js';
-import { runActivityAttempt, type AttemptResult } from './activity-attempt.js';
+import { checkOutput, runActivityAttempt } from './activity-attempt.js';
+import { batchOf, batchResultsMessage, failedBatch, runBatch } from './fan-out-batch.js';
 import { retryTransient } from './backoff.js';
 import { createDispatchLoop, type DispatchLoop } from './dispatch-loop.js';
 import { childLogger } from '../logger.js';
@@ -31,18 +32,6 @@ export interface WorkerDispatcherOptions {
   unknownActivityDelayMs: number;
   owner: string;
   logger: Logger;
-}
-
-/** An output JSON cannot carry (or too large) makes the attempt a failed one, like a thrown error. */
-function checkOutput(result: AttemptResult, name: string, maxPayloadBytes: number): AttemptResult {
-  if (result.kind !== 'succeeded') return result;
-  const output = result.output === undefined ? null : result.output; // a function returning nothing yields null
-  try {
-    assertJsonSafe(output, `output of activity '${name}'`, maxPayloadBytes);
-    return { kind: 'succeeded', output };
-  } catch (error) {
-    return { kind: 'failed', error };
-  }
 }
 
 /** What the engine writes into a work item's payload (the definition's policy is read locally). */
@@ -87,12 +76,27 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): DispatchL
       return abandon(item, log, opts.unknownActivityDelayMs, false);
     }
     const maxAttempts = Math.min(definition.retry.maxAttempts, opts.maxAttempts);
+    const batch = batchOf(item.payload);
     if (item.attempt > maxAttempts) {
       // Only a crash (or a lost lock) ends an attempt without a verdict, so this item is crash-looping.
       const reason = `activity '${item.name}' was fetched ${item.attempt} times without a result (max ${maxAttempts} attempts)`;
       log.error(reason);
       const error = { name: 'PoisonMessageError', code: 'POISON_MESSAGE', message: reason, details: { attempt: item.attempt, maxAttempts } };
-      return ack(item, log, failed(item, error), reason);
+      return ack(item, log, batch ? batchResultsMessage(item, failedBatch(batch, error)) : failed(item, error), reason);
+    }
+    if (batch) {
+      log.debug({ elements: batch.inputs.length }, 'fan-out batch started');
+      const outcome = await runBatch({ provider, definition, item, batch, maxAttempts, maxPayloadBytes: opts.maxPayloadBytes, lockMs, logger: log, giveUp });
+      switch (outcome.kind) {
+        case 'results':
+          return ack(item, log, batchResultsMessage(item, outcome.results));
+        case 'lockLost':
+          log.warn('fan-out batch cancelled or its lock was lost; results discarded');
+          return;
+        case 'givenUp':
+          log.info('shutting down; fan-out batch abandoned for another attempt');
+          return abandon(item, log, 0, false);
+      }
     }
 
     log.debug('activity attempt started');

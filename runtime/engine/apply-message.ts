@@ -11,7 +11,7 @@ import type { Execution, TurnRecorder } from './execution.js';
 import { toErrorInfo } from './error-info.js';
 import { initialStep, transitionStep } from './pure-steps.js';
 import { cancelAllPending, dropEmptyFanOuts, finish, runStep, type StepAt, type StepResult } from './step.js';
-import { closeElement, openElement, openElementIds, type OpenElement } from './fan-out-state.js';
+import { closeElement, openElement, openWorkItemIds, type OpenElement } from './fan-out-state.js';
 
 /** History data of a 'started' event: the execution's input and the logical time of its start. */
 export interface StartedData {
@@ -189,7 +189,7 @@ function collectFanOutResult(exec: Execution, rec: TurnRecorder, element: OpenEl
   if (!ok && !state.settle) {
     delete exec.pending.fanOuts![fanOutId];
     dropEmptyFanOuts(exec);
-    for (const activityId of openElementIds(fanOutId, state)) rec.command({ type: 'cancelActivity', activityId });
+    for (const activityId of openWorkItemIds(fanOutId, state)) rec.command({ type: 'cancelActivity', activityId });
     // The element's error (the activity's ErrorInfo), and which element it was.
     const error: Json = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, index } : { error: value, index };
     return actorResultEvent(state.invokeId, false, { error });

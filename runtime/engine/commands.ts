@@ -6,8 +6,11 @@ import type { Json } from '../../providers/types.js';
 
 export type Command =
   | { type: 'scheduleActivity'; activityId: string; invokeId: string; name: string; input: Json; options: Json }
-  /** Every element of a fanOut(): element i runs as activity `<fanOutId>[i]` (fan-out-state.ts). */
-  | { type: 'scheduleFanOut'; fanOutId: string; invokeId: string; name: string; inputs: Json[]; options: Json }
+  /**
+   * Every element of a fanOut(): element i runs as activity `<fanOutId>[i]`, queued one work item
+   * each, or batchSize at a time (fan-out-state.ts).
+   */
+  | { type: 'scheduleFanOut'; fanOutId: string; invokeId: string; name: string; inputs: Json[]; options: Json; batchSize?: number }
   | { type: 'cancelActivity'; activityId: string }
   | { type: 'startChild'; childInstanceId: string; invokeId: string; name: string; version: string | null; input: Json }
   | { type: 'terminateChild'; childInstanceId: string }

@@ -9,7 +9,7 @@ import type {
 import { isTerminal } from '../../providers/types.js';
 import type { AfterCommitAction } from './api.js';
 import type { RecordedCommand } from './execution.js';
-import { elementActivityId } from './fan-out-state.js';
+import { batchActivityId, batchRanges, elementActivityId, type FanOutBatch } from './fan-out-state.js';
 
 export type DeltaWork = Pick<OrchestrationDelta, 'messages' | 'timers' | 'workItems' | 'cancelTimers' | 'cancelActivities'>;
 
@@ -25,7 +25,14 @@ export function deltaOfCommands(instanceId: string, commands: readonly RecordedC
         out.workItems.push(workItem(instanceId, executionId, c.activityId, c.name, c.input, c.options));
         break;
       case 'scheduleFanOut':
-        c.inputs.forEach((input, index) => out.workItems.push(workItem(instanceId, executionId, elementActivityId(c.fanOutId, index), c.name, input, c.options)));
+        if (c.batchSize !== undefined && c.batchSize > 1) {
+          for (const [first, last] of batchRanges(c.inputs.length, c.batchSize)) {
+            const batch: FanOutBatch = { fanOutId: c.fanOutId, first, inputs: c.inputs.slice(first, last + 1) };
+            out.workItems.push({ instanceId, executionId, activityId: batchActivityId(c.fanOutId, first, last), name: c.name, payload: { batch, ...(c.options as Record<string, Json>) } as unknown as Json });
+          }
+        } else {
+          c.inputs.forEach((input, index) => out.workItems.push(workItem(instanceId, executionId, elementActivityId(c.fanOutId, index), c.name, input, c.options)));
+        }
         break;
       case 'cancelActivity': {
         const i = out.workItems.findIndex((w) => w.activityId === c.activityId && w.executionId === executionId);

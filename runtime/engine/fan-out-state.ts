@@ -3,7 +3,11 @@
  * entry each: the stored snapshot is written and read back every turn, and 4,000 elements' entries
  * were 370 KB of it. An element's activity id names its fan-out and position (`<fanOutId>[<i>]`),
  * and `open` holds one character per element: '1' while its result is outstanding, '0' after.
+ * A batched fan-out (fanOut(def, { batchSize })) queues its elements `batch` at a time: one work
+ * item `<fanOutId>[<first>..<last>]` per batch, whose worker reports every element's result, each
+ * under its element's id, in one message.
  */
+import type { Json } from '../../providers/types.js';
 import type { FanOutState, Pending } from './stored-snapshot.js';
 
 const ELEMENT_ID = /^(.+)\[(\d+)\]$/;
@@ -12,8 +16,29 @@ export function elementActivityId(fanOutId: string, index: number): string {
   return `${fanOutId}[${index}]`;
 }
 
-export function newFanOutState(invokeId: string, settle: boolean, elements: number): FanOutState {
-  return { invokeId, settle, remaining: elements, open: '1'.repeat(elements), results: new Array(elements).fill(null) };
+/** A batch work item's payload (besides the activity's options): its fan-out, its first element's index and the inputs from there. */
+export interface FanOutBatch {
+  fanOutId: string;
+  first: number;
+  inputs: Json[];
+}
+
+/** The work item id of the batch of elements first..last (inclusive). */
+export function batchActivityId(fanOutId: string, first: number, last: number): string {
+  return `${fanOutId}[${first}..${last}]`;
+}
+
+/** The [first, last] element ranges of `elements` elements queued `size` at a time. */
+export function batchRanges(elements: number, size: number): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  for (let first = 0; first < elements; first += size) ranges.push([first, Math.min(first + size, elements) - 1]);
+  return ranges;
+}
+
+export function newFanOutState(invokeId: string, settle: boolean, elements: number, batch = 1): FanOutState {
+  const state: FanOutState = { invokeId, settle, remaining: elements, open: '1'.repeat(elements), results: new Array(elements).fill(null) };
+  if (batch > 1) state.batch = batch; // absent otherwise: unbatched snapshots keep their shape
+  return state;
 }
 
 export interface OpenElement {
@@ -36,17 +61,26 @@ export function closeElement(state: FanOutState, index: number): void {
   state.open = `${state.open.slice(0, index)}0${state.open.slice(index + 1)}`;
 }
 
-/** The activity ids of a fan-out's outstanding elements, in input order. */
-export function openElementIds(fanOutId: string, state: FanOutState): string[] {
+/**
+ * The ids of a fan-out's work items whose results are outstanding, in input order: its open elements,
+ * or the batches that hold one (what a cancellation deletes).
+ */
+export function openWorkItemIds(fanOutId: string, state: FanOutState): string[] {
   const ids: string[] = [];
+  if (state.batch !== undefined) {
+    for (const [first, last] of batchRanges(state.open.length, state.batch)) {
+      if (state.open.slice(first, last + 1).includes('1')) ids.push(batchActivityId(fanOutId, first, last));
+    }
+    return ids;
+  }
   for (let i = state.open.indexOf('1'); i !== -1; i = state.open.indexOf('1', i + 1)) ids.push(elementActivityId(fanOutId, i));
   return ids;
 }
 
-/** Every outstanding activity run: single activities, then each fan-out's open elements. */
+/** Every outstanding activity run's work item: single activities, then each fan-out's open ones. */
 export function outstandingActivityIds(pending: Pending): string[] {
   const ids = Object.keys(pending.activities);
-  for (const [fanOutId, state] of Object.entries(pending.fanOuts ?? {})) ids.push(...openElementIds(fanOutId, state));
+  for (const [fanOutId, state] of Object.entries(pending.fanOuts ?? {})) ids.push(...openWorkItemIds(fanOutId, state));
   return ids;
 }
 

@@ -13,7 +13,7 @@ import { InvalidDefinitionError, MachineCodeError } from '../errors.js';
 import { diagnosticCopy, toErrorInfo } from './error-info.js';
 import type { Execution, TurnRecorder } from './execution.js';
 import type { StepActions } from './pure-steps.js';
-import { newFanOutState, openElementIds, outstandingActivityIds } from './fan-out-state.js';
+import { newFanOutState, openWorkItemIds, outstandingActivityIds } from './fan-out-state.js';
 import { emptyPending } from './stored-snapshot.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 
@@ -201,8 +201,9 @@ function scheduleChild(exec: Execution, rec: TurnRecorder, id: string, src: unkn
     if (value.length === 0) effects.emptyFanOuts.push(id);
     else {
       // One command (one history event) for all the elements, not one each repeating name and options.
-      rec.command({ type: 'scheduleFanOut', fanOutId, invokeId: id, name: info.name, inputs: value, options });
-      (exec.pending.fanOuts ??= {})[fanOutId] = newFanOutState(id, info.fanOut.settle, value.length);
+      const batch = info.fanOut.batchSize ?? 1;
+      rec.command({ type: 'scheduleFanOut', fanOutId, invokeId: id, name: info.name, inputs: value, options, ...(batch > 1 ? { batchSize: batch } : {}) });
+      (exec.pending.fanOuts ??= {})[fanOutId] = newFanOutState(id, info.fanOut.settle, value.length, batch);
     }
     rec.log('debug', 'fan-out scheduled', { fanOutId, name: info.name, elements: value.length });
   } else {
@@ -217,7 +218,7 @@ function stopChild(exec: Execution, rec: TurnRecorder, invokeId: string | undefi
   for (const activityId of takeInvoked(exec.pending.activities, invokeId)) rec.command({ type: 'cancelActivity', activityId });
   const fanOuts = exec.pending.fanOuts ?? {};
   for (const fanOutId of Object.keys(fanOuts).filter((key) => fanOuts[key]!.invokeId === invokeId)) {
-    for (const activityId of openElementIds(fanOutId, fanOuts[fanOutId]!)) rec.command({ type: 'cancelActivity', activityId });
+    for (const activityId of openWorkItemIds(fanOutId, fanOuts[fanOutId]!)) rec.command({ type: 'cancelActivity', activityId });
     delete fanOuts[fanOutId];
   }
   dropEmptyFanOuts(exec);

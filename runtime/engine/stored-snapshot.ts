@@ -35,6 +35,8 @@ export interface FanOutState {
   open: string;
   /** In input order: outputs (or FanOutSettled entries); null where none came yet. */
   results: Json[];
+  /** Elements per work item when the fan-out is batched (fan-out-state.ts); absent: one each. */
+  batch?: number;
 }
 
 export interface StoredSnapshot {

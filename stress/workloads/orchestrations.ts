@@ -5,7 +5,7 @@
  * the checks can tie each recorded run and each applied result back to its instance. Outputs are
  * sorted or ordered deterministically so the driver can predict them exactly.
  */
-import { assign, enqueueActions, setup } from 'xstate';
+import { assign, enqueueActions, setup, type PromiseActorLogic } from 'xstate';
 import { activity, continueAsNew, defineOrchestration, fanOut, orchestration } from '../../runtime/index.js';
 import { defineWorkActivity, type WorkInput, type WorkOutput } from './work-activity.js';
 
@@ -92,9 +92,8 @@ export const fanout = defineOrchestration('stress.fanout', fanoutMachine);
 
 // ---------------------------------------------------------------- fan-out / fan-in as one actor (fanOut)
 
-const workAll = fanOut(defineWorkActivity());
-
-const gatherMachine = setup({
+/** Gathers `width` work runs through `workAll` (a fanOut() of the work activity). */
+const gatherMachineOf = (workAll: PromiseActorLogic<WorkOutput[], WorkInput[]>) => setup({
   types: {} as { input: FanoutInput; context: FanoutInput & { total: number; applied: string[] }; output: FanoutOutput },
   actors: { workAll },
 }).createMachine({
@@ -115,7 +114,9 @@ const gatherMachine = setup({
   },
   output: ({ context }) => ({ count: context.applied.length, total: context.total, applied: context.applied }),
 });
-export const gather = defineOrchestration('stress.gather', gatherMachine);
+export const gather = defineOrchestration('stress.gather', gatherMachineOf(fanOut(defineWorkActivity())));
+/** The same, its elements queued 25 at a time (fanOut's batchSize). */
+export const gatherBatches = defineOrchestration('stress.gather-batches', gatherMachineOf(fanOut(defineWorkActivity(), { batchSize: 25 })));
 
 // ---------------------------------------------------------------- durable timer, then an activity
 
@@ -263,4 +264,4 @@ const generationsMachine = setup({
 });
 export const generations = defineOrchestration('stress.generations', generationsMachine);
 
-export const STRESS_ORCHESTRATIONS = [chain, fanout, gather, timer, events, parent, generations] as const;
+export const STRESS_ORCHESTRATIONS = [chain, fanout, gather, gatherBatches, timer, events, parent, generations] as const;

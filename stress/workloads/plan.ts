@@ -35,7 +35,7 @@ export interface PlanOptions {
   eventsPerInstance: number;
 }
 
-const KINDS = ['chain', 'timer', 'events', 'parent', 'generations', 'chain', 'events', 'fanout', 'gather'] as const;
+const KINDS = ['chain', 'timer', 'events', 'parent', 'generations', 'chain', 'events', 'fanout', 'gather', 'gatherBatches'] as const;
 
 function chainExpectation(root: string, prefix: string, steps: number): ChainOutput {
   const applied: string[] = [];
@@ -71,6 +71,10 @@ function planOne(kind: (typeof KINDS)[number], root: string, startAtMs: number, 
       // fanOut() hands the outputs over in input order.
       const out = fanExpectation(root, 'gather', o.fanoutWidth);
       return { ...base, name: 'stress.gather', input: { root, width: o.fanoutWidth }, expectedOutput: out, expectedKeys: out.applied };
+    }
+    case 'gatherBatches': {
+      const out = fanExpectation(root, 'gather', o.fanoutWidth);
+      return { ...base, name: 'stress.gather-batches', input: { root, width: o.fanoutWidth }, expectedOutput: out, expectedKeys: out.applied };
     }
     case 'timer': {
       // Timers of up to half the window, so some fire while chaos is under way.
