@@ -15,6 +15,7 @@ import { retryDelayMs } from '../definitions/retry-policy.js';
 import { toErrorInfo } from '../engine/error-info.js';
 import { elementActivityId, type FanOutBatch } from '../engine/fan-out-state.js';
 import { checkOutput, runActivityAttempt } from './activity-attempt.js';
+import { whenAborted } from './abort-listeners.js';
 import { sleep } from './backoff.js';
 import { startLockRenewal } from './lock-renewal.js';
 
@@ -52,9 +53,13 @@ export interface BatchOptions {
 export async function runBatch(opts: BatchOptions): Promise<BatchOutcome> {
   const { provider, definition, item, batch, maxAttempts, lockMs, logger, giveUp } = opts;
   const lost = new AbortController();
-  const renewal = startLockRenewal({ renew: () => provider.renewWorkItemLock(item.lockToken, lockMs), lockMs, logger, onLost: (err: LockLostError) => lost.abort(err) });
   // Ends a retry's backoff early: the batch is lost, or shutdown gave up.
-  const interrupted = AbortSignal.any([lost.signal, giveUp]);
+  const interrupted = new AbortController();
+  const renewal = startLockRenewal({
+    renew: () => provider.renewWorkItemLock(item.lockToken, lockMs), lockMs, logger,
+    onLost: (err: LockLostError) => (lost.abort(err), interrupted.abort()),
+  });
+  const stopListening = whenAborted(giveUp, () => interrupted.abort());
 
   const runElement = async (input: Json, index: number): Promise<ActivityResult | 'lockLost' | 'givenUp'> => {
     const activityId = elementActivityId(batch.fanOutId, batch.first + index);
@@ -72,7 +77,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchOutcome> {
       }
       const delayMs = retryDelayMs(definition.retry, attempt, Math.random());
       logger.warn({ err: result.error, activityId, attempt, delayMs }, 'batch element failed; will retry in this worker');
-      await sleep(delayMs, interrupted);
+      await sleep(delayMs, interrupted.signal);
       if (lost.signal.aborted) return 'lockLost';
       if (giveUp.aborted) return 'givenUp';
     }
@@ -85,5 +90,6 @@ export async function runBatch(opts: BatchOptions): Promise<BatchOutcome> {
     return { kind: 'results', results: verdicts as ActivityResult[] };
   } finally {
     renewal.stop();
+    stopListening();
   }
 }

@@ -190,6 +190,63 @@ test('a crash-looping item (fetched more than maxAttempts times) is acked as fai
   assert.is(dead.items[0]?.queue, 'worker');
 });
 
+test('a fan-out batch runs its elements at once, retries a failed one itself, and acks every verdict in one message in element order', async () => {
+  const provider = new MemoryProvider();
+  const runs: Array<[string, number]> = [];
+  let running = 0;
+  let mostAtOnce = 0;
+  const square = defineActivity('square', async (n: number, ctx) => {
+    runs.push([ctx.activityId, ctx.attempt]);
+    mostAtOnce = Math.max(mostAtOnce, ++running);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    running -= 1;
+    if (n === 4 && ctx.attempt === 1) throw new Error('first attempt of 4 fails');
+    if (n === 5) throw new Error('5 always fails');
+    return n * n;
+  }, { retry: { maxAttempts: 2, ...fast } });
+  const batch = { fanOutId: 'all#1', first: 2, inputs: [3, 4, 5] };
+  await seedWorkItem(provider, { instanceId: 'ib', name: 'square', input: null, activityId: 'all#1[2..4]', payload: { batch } });
+  const w = worker(provider, [square]);
+  const result = await nextResult(provider, 'ib');
+  await w.stop(1_000);
+  assert.is(result.kind, 'activityResults');
+  const results = (result.payload as { results: Array<{ kind: string; payload: { activityId: string; output?: number; error?: { message: string } } }> }).results;
+  assert.equal(results.map((r) => [r.kind, r.payload.activityId, r.payload.output ?? r.payload.error!.message]), [
+    ['activityCompleted', 'all#1[2]', 9],
+    ['activityCompleted', 'all#1[3]', 16],
+    ['activityFailed', 'all#1[4]', '5 always fails'],
+  ]);
+  assert.equal(runs.sort(), [['all#1[2]', 1], ['all#1[3]', 1], ['all#1[3]', 2], ['all#1[4]', 1], ['all#1[4]', 2]]);
+  assert.is(mostAtOnce, 3, 'the elements ran at once');
+  assert.is((await provider.queueDepths()).deadLetters, 0);
+});
+
+test('a crash-looping fan-out batch is acked with a poison failure for each of its elements and dead-lettered', async () => {
+  const clock = new ManualClock();
+  const provider = new MemoryProvider({ clock });
+  let runs = 0;
+  const crashy = defineActivity('crashy-batch', async () => {
+    runs += 1;
+    return null;
+  });
+  await seedWorkItem(provider, { instanceId: 'ic', name: 'crashy-batch', input: null, activityId: 'all#1[0..1]', payload: { batch: { fanOutId: 'all#1', first: 0, inputs: [1, 2] } } });
+  for (let i = 0; i < 3; i++) {
+    assert.is((await provider.fetchWorkItems({ lockMs: 10 })).length, 1);
+    clock.advance(11);
+  }
+  const w = worker(provider, [crashy], { maxAttempts: 3 });
+  const result = await nextResult(provider, 'ic');
+  await w.stop(1_000);
+  assert.is(runs, 0, 'the poisoned batch is not run again');
+  assert.is(result.kind, 'activityResults');
+  const results = (result.payload as { results: Array<{ kind: string; payload: { activityId: string; error: { code: string } } }> }).results;
+  assert.equal(results.map((r) => [r.kind, r.payload.activityId, r.payload.error.code]), [
+    ['activityFailed', 'all#1[0]', 'POISON_MESSAGE'],
+    ['activityFailed', 'all#1[1]', 'POISON_MESSAGE'],
+  ]);
+  assert.is((await provider.listDeadLetters()).items.length, 1);
+});
+
 test('shutdown lets in-flight work that finishes within the grace period report its result', async () => {
   const provider = new MemoryProvider();
   let started!: () => void;
@@ -228,6 +285,48 @@ test('shutdown waits for in-flight work within the grace period, then abandons i
   assert.ok(signal?.aborted, 'the activity was told to stop');
   const [item] = await provider.fetchWorkItems({ lockMs: 1_000 });
   assert.is(item?.attempt, 1, 'the interrupted attempt was not counted');
+});
+
+test("a batch whose lock is lost aborts every element's signal and reports nothing; the batch is run again, whole", async () => {
+  const clock = new ManualClock();
+  const provider = new MemoryProvider({ clock });
+  const reasons: unknown[] = [];
+  const stuck = defineActivity('stuck-batch', (n: number, ctx) => new Promise<Json>((resolve) => {
+    if (ctx.attempt > 1) return resolve(n);
+    ctx.signal.addEventListener('abort', () => {
+      reasons.push(ctx.signal.reason);
+      resolve(-n);
+    });
+    if (n === 2) clock.advance(1_000); // the batch's lock (lockMs 60) expires while both run
+  }));
+  await seedWorkItem(provider, { instanceId: 'id', name: 'stuck-batch', input: null, activityId: 'all#1[0..1]', payload: { batch: { fanOutId: 'all#1', first: 0, inputs: [1, 2] } } });
+  const w = worker(provider, [stuck], { lockMs: 60 });
+  const result = await nextResult(provider, 'id');
+  await w.stop(1_000);
+  assert.is(reasons.length, 2);
+  for (const reason of reasons) assert.instance(reason, LockLostError);
+  assert.equal(result.payload, { results: [
+    { kind: 'activityCompleted', payload: { activityId: 'all#1[0]', output: 1 } },
+    { kind: 'activityCompleted', payload: { activityId: 'all#1[1]', output: 2 } },
+  ] }, 'only the run holding the lock reported');
+  const depths = await provider.queueDepths();
+  assert.is(depths.orchestrator.visible + depths.orchestrator.locked, 0, 'exactly one result message was enqueued');
+});
+
+test('shutdown gives up a batch still running after the grace period: its elements are told to stop and the batch is abandoned uncounted', async () => {
+  const provider = new MemoryProvider();
+  const signals: AbortSignal[] = [];
+  const endless = defineActivity('endless-batch', (_: number, ctx) => {
+    signals.push(ctx.signal);
+    return new Promise<Json>(() => {});
+  });
+  await seedWorkItem(provider, { instanceId: 'ie', name: 'endless-batch', input: null, activityId: 'all#1[0..2]', payload: { batch: { fanOutId: 'all#1', first: 0, inputs: [1, 2, 3] } } });
+  const w = worker(provider, [endless]);
+  while (signals.length < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+  await w.stop(20);
+  assert.ok(signals.every((signal) => signal.aborted), 'every element was told to stop');
+  const [item] = await provider.fetchWorkItems({ lockMs: 1_000 });
+  assert.equal([item?.activityId, item?.attempt], ['all#1[0..2]', 1], 'the interrupted batch was not counted');
 });
 
 test.run();

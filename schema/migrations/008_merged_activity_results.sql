@@ -42,26 +42,34 @@ BEGIN
       WHERE e.nth = 1 AND e.dead_letter_reason IS NULL AND e.result->>'kind' IS DISTINCT FROM 'start'
         AND w.lock_token = e.token AND w.locked_until > e.now
       RETURNING e.n, e.now, e.result
-    ), keyed AS (
-      -- Version 8: a plain result's group is its instance, execution and hundred; any other message is alone.
-      SELECT c.n, c.now, c.result, m.mergeable,
-             CASE WHEN m.mergeable THEN (row_number() OVER (PARTITION BY m.mergeable, c.result->>'instanceId', c.result->>'executionId' ORDER BY c.n) - 1) / 100 END AS hundred
+    ), ranked AS (
+      -- Version 8: a plain result's group is its instance, execution and hundred; a group of one, or
+      -- any other message, is enqueued alone. Only real groups are aggregated: an ordered aggregate
+      -- over a lone row copied its payload twice (a fan-out batch's 25 results: 0.2 ms per ack).
+      SELECT c.n, c.now, c.result, m.mergeable, row_number() OVER w AS nth, count(*) OVER w AS size
       FROM consumed c
       CROSS JOIN LATERAL (SELECT c.result->>'kind' IN ('activityCompleted', 'activityFailed')
                                  AND c.result->>'visibleAt' IS NULL AND c.result->>'timerId' IS NULL AS mergeable) m
-    ), grouped AS (
-      SELECT min(k.n) AS n, min(k.now) AS now, count(*) AS size, (array_agg(k.result ORDER BY k.n))[1] AS first,
-             jsonb_agg(jsonb_build_object('kind', k.result->'kind', 'payload', k.result->'payload') ORDER BY k.n) AS results
-      FROM keyed k
-      GROUP BY CASE WHEN k.mergeable THEN k.result->>'instanceId' END, CASE WHEN k.mergeable THEN k.result->>'executionId' END,
-               k.hundred, CASE WHEN NOT k.mergeable THEN k.n END
+      WINDOW w AS (PARTITION BY m.mergeable, c.result->>'instanceId', c.result->>'executionId' ORDER BY c.n
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+    ), keyed AS (
+      SELECT r.n, r.now, r.result, (r.nth - 1) / 100 AS hundred,
+             NOT r.mergeable OR least(100, r.size - 100 * ((r.nth - 1) / 100)) = 1 AS alone
+      FROM ranked r
     ), enqueued AS (
       INSERT INTO orchestrator_queue (instance_id, kind, payload, execution_id, timer_id, enqueued_at, visible_at)
-      SELECT g.first->>'instanceId',
-             CASE WHEN g.size = 1 THEN g.first->>'kind' ELSE 'activityResults' END,
-             CASE WHEN g.size = 1 THEN g.first->'payload' ELSE jsonb_build_object('results', g.results) END,
-             (g.first->>'executionId')::integer, g.first->>'timerId', g.now, coalesce((g.first->>'visibleAt')::bigint, g.now)
-      FROM grouped g ORDER BY g.n
+      SELECT x.instance_id, x.kind, x.payload, x.execution_id, x.timer_id, x.now, x.visible_at FROM (
+        SELECT k.n, k.result->>'instanceId' AS instance_id, k.result->>'kind' AS kind, k.result->'payload' AS payload,
+               (k.result->>'executionId')::integer AS execution_id, k.result->>'timerId' AS timer_id, k.now,
+               coalesce((k.result->>'visibleAt')::bigint, k.now) AS visible_at
+        FROM keyed k WHERE k.alone
+        UNION ALL
+        SELECT min(k.n), min(k.result->>'instanceId'), 'activityResults',
+               jsonb_build_object('results', jsonb_agg(jsonb_build_object('kind', k.result->'kind', 'payload', k.result->'payload') ORDER BY k.n)),
+               min((k.result->>'executionId')::integer), NULL, min(k.now), min(k.now)
+        FROM keyed k WHERE NOT k.alone
+        GROUP BY k.result->>'instanceId', k.result->>'executionId', k.hundred
+      ) x ORDER BY x.n
       RETURNING visible_at
     )
     SELECT (SELECT array_agg(c.n) FROM consumed c), (SELECT min(q.visible_at) FROM enqueued q)

@@ -9,7 +9,8 @@ function emptyDelta(): Omit<OrchestrationDelta, 'instance'> {
   return { history: [], messages: [], timers: [], workItems: [], cancelTimers: [], cancelActivities: [], keepMessageIds: [], deadLetterMessageIds: [] };
 }
 
-export async function seedWorkItem(provider: Provider, opts: { instanceId: string; name: string; input: Json; activityId?: string }): Promise<void> {
+/** `payload` replaces the usual `{ input }` (e.g. a fan-out batch). */
+export async function seedWorkItem(provider: Provider, opts: { instanceId: string; name: string; input: Json; activityId?: string; payload?: Json }): Promise<void> {
   await provider.enqueueOrchestratorMessage({ instanceId: opts.instanceId, kind: 'start', payload: { name: 'seed', input: null } });
   const [item] = await provider.fetchOrchestrationItems({ lockMs: 60_000 });
   if (!item || item.instanceId !== opts.instanceId) throw new Error('seedWorkItem: expected to fetch the seeded instance');
@@ -19,7 +20,7 @@ export async function seedWorkItem(provider: Provider, opts: { instanceId: strin
       name: 'seed', version: '1', executionId: 1, status: 'running', stateValue: 'working', context: {}, input: null,
       output: null, error: null, snapshot: null, definitionHash: 'seed', parent: null,
     },
-    workItems: [{ instanceId: opts.instanceId, executionId: 1, activityId: opts.activityId ?? 'act', name: opts.name, payload: { input: opts.input } }],
+    workItems: [{ instanceId: opts.instanceId, executionId: 1, activityId: opts.activityId ?? 'act', name: opts.name, payload: opts.payload ?? { input: opts.input } }],
   };
   await provider.ackOrchestrationItem(item.lockToken, delta);
 }
