@@ -226,6 +226,21 @@ export const queueSemanticsCases = inCategory('queue semantics', [
     },
   },
   {
+    name: 'a worker ack whose result is an activityResults message (a fan-out batch) delivers it whole, as one message',
+    async run({ put: { provider } }) {
+      await createInstance(provider, 'a', { workItems: [workItem('a', 'all#1[0..1]')] });
+      const [item] = await provider.fetchWorkItems({ lockMs: LOCK_MS });
+      assert.ok(item);
+      const results: Json[] = [
+        { kind: 'activityCompleted', payload: { activityId: 'all#1[0]', output: 1 } },
+        { kind: 'activityFailed', payload: { activityId: 'all#1[1]', error: { message: 'no' } } },
+      ];
+      await provider.ackWorkItem(item.lockToken, { instanceId: 'a', executionId: 1, kind: 'activityResults', payload: { results } });
+      const { messages } = await fetchOne(provider, 'a');
+      assert.equal(messages.map((m) => [m.kind, m.executionId, m.payload]), [['activityResults', 1, { results }]]);
+    },
+  },
+  {
     name: 'kept messages are unlocked and left; the others are consumed',
     async run({ put: { provider } }) {
       await createInstance(provider, 'a');
