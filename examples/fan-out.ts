@@ -2,7 +2,9 @@
  * Fan-out/fan-in: quote every item of a basket in parallel (one activity run per item), then combine
  * the quotes. `fanOut(quotePrice)` is one invoked actor: given the array of inputs it runs the
  * activity once per element on the workers (each with its own retries) and finishes with the outputs
- * in input order, like Promise.all, whatever order the workers finish in.
+ * in input order, like Promise.all, whatever order the workers finish in. For thousands of short
+ * calls like these, `fanOutActivity(quotePrice, { batchSize: 50 })` hands them to the workers 50 to
+ * a work item (one lock and one ack per batch; see fanOut in the README).
  *
  * Run alone: node --import tsx examples/fan-out.ts
  */
