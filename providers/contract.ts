@@ -24,7 +24,7 @@ export type OrchestratorMessageKind =
   | 'event' //          payload: the machine event ({ type, ... }) raised by a client
   | 'activityCompleted' // payload: { activityId, output }
   | 'activityFailed' // payload: { activityId, error }
-  | 'activityResults' // payload: { results: ActivityResult[] }: several results of one instance and execution, merged by the provider (ackWorkItem)
+  | 'activityResults' // payload: { results: ActivityResult[] }: several results of one instance and execution (a fan-out batch's, or merged by the provider: ackWorkItem)
   | 'timerFired' //     payload: { timerId, event }
   | 'childCompleted' // payload: { invokeId, childInstanceId, output }
   | 'childFailed' //    payload: { invokeId, childInstanceId, error }
