@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Json } from '../../providers/contract.js';
-import { defineActivity, defineOrchestration, fanOut, InvalidDefinitionError } from '../index.js';
+import { defineActivity, defineOrchestration, fanOut, InvalidDefinitionError, NondeterminismError } from '../index.js';
 import { createRegistry } from '../definitions/registry.js';
 import { replayHistory } from './replay.js';
 import { gatherMachine } from './test-machines.js';
@@ -53,6 +53,15 @@ test('an element that fails for good cancels the batches still open, by their id
   assert.is(out.delta.instance.status, 'completed', 'the machine ends in its failed state');
   assert.equal((out.delta.instance.output as { error: { index: number } }).error.index, 3);
   assert.equal(out.delta.cancelActivities, ['all#1[0..1]', 'all#1[4..4]']);
+});
+
+test('a history whose batch size the definition no longer has does not replay (NondeterminismError), as for changed options', () => {
+  const { inst } = started('b5', [1, 2, 3]);
+  for (const batchSize of [1, 3]) {
+    const changed = defineOrchestration('fan-batched', gatherMachine(fanOut(double, batchSize > 1 ? { batchSize } : {})));
+    assert.throws(() => replayHistory(changed, inst.history), (err: unknown) => err instanceof NondeterminismError, `batchSize ${batchSize}`);
+  }
+  assert.ok(replayHistory(batched, inst.history).snapshot, 'the same batch size replays');
 });
 
 test('batchSize must be a whole number from 1 to 1000', () => {

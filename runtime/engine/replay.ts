@@ -62,8 +62,10 @@ function perElement(commands: Json[]): Json[] {
   return commands.flatMap((json) => {
     const c = json as unknown as Command;
     if (c.type !== 'scheduleFanOut') return [json];
+    // A batch size stays with each element: queued another way, the elements are different work items.
+    const batch: Record<string, Json> = c.batchSize !== undefined ? { batchSize: c.batchSize } : {};
     return c.inputs.map((input, index): Json => ({
-      type: 'scheduleActivity', activityId: elementActivityId(c.fanOutId, index), invokeId: c.invokeId, name: c.name, input, options: c.options,
+      type: 'scheduleActivity', activityId: elementActivityId(c.fanOutId, index), invokeId: c.invokeId, name: c.name, input, options: c.options, ...batch,
     }));
   });
 }
