@@ -13,14 +13,14 @@ import { isMain, runBenches, type Bench } from './bench.js';
 import { secondsUntilLast, waitAllCompleted } from './completion.js';
 import { allServerPids, startCpuMeter, type CpuSplit } from './cpu-meter.js';
 import { percentile } from './percentiles.js';
-import { cpuFigures, type Figure } from './report.js';
+import { cpuFigures, roundRateFigures, type Figure } from './report.js';
 
 /** Timed instances per variant: one fan-out lasts ~0.2 s, within the noise of this shared box and of /proc's 10 ms CPU ticks. */
 const ROUNDS = 5;
 
 interface Timed {
-  /** Seconds from each timed instance's start to its completion, in run order. */
-  seconds: number[];
+  /** Activities/s of each timed instance, from its start to its completion, in run order. */
+  rates: number[];
   turns: number;
   /** Over all rounds. */
   cpu: CpuSplit;
@@ -38,7 +38,7 @@ async function timeRounds(ctx: BenchContext, definition: OrchestrationDefinition
     await s.client.start(definition, { root: 'warm', width: Math.ceil(width / 4) }, { instanceId: 'warm' });
     await waitAllCompleted(s.provider, 1, 30 * 60_000);
     const meter = await startCpuMeter(s.dispatcherPids, () => allServerPids(s.pool));
-    const seconds: number[] = [];
+    const rates: number[] = [];
     let turns = 0;
     let cpu: CpuSplit | undefined;
     for (let round = 0; round < ROUNDS; round++) {
@@ -47,24 +47,21 @@ async function timeRounds(ctx: BenchContext, definition: OrchestrationDefinition
       await s.client.start(definition, { root: instanceId, width }, { instanceId });
       const last = round === ROUNDS - 1;
       const done = (await waitAllCompleted(s.provider, round + 2, 30 * 60_000, last ? async () => (cpu = await meter.stop()) : undefined)).filter((r) => r.instanceId === instanceId);
-      seconds.push(secondsUntilLast(done, startedAt));
+      rates.push(width / secondsUntilLast(done, startedAt));
       turns = done[0]?.turns ?? 0;
     }
-    return { seconds, turns, cpu: cpu! };
+    return { rates, turns, cpu: cpu! };
   } finally {
     await s.close();
   }
 }
 
-/** The figures of one variant: activities/s of the median round (and of the slowest and fastest), turns, CPU per activity. */
+/** The figures of one variant: activities/s by round, turns, CPU per activity. */
 function variantFigures(ctx: BenchContext, label: string, width: number, t: Timed): Figure[] {
-  const rate = (seconds: number) => width / seconds;
   return [
-    { name: `activities/s, ${label}, median of ${t.seconds.length}`, value: rate(percentile(t.seconds, 50)), unit: '1/s', perPgbench: true },
-    { name: `activities/s, ${label}, slowest round`, value: rate(Math.max(...t.seconds)), unit: '1/s', perPgbench: true },
-    { name: `activities/s, ${label}, fastest round`, value: rate(Math.min(...t.seconds)), unit: '1/s', perPgbench: true },
+    ...roundRateFigures(`activities/s, ${label}`, t.rates),
     { name: `turns, ${label}`, value: t.turns, unit: '' },
-    ...cpuFigures(t.cpu, width * t.seconds.length, `activity, ${label}`, ctx.pgbench),
+    ...cpuFigures(t.cpu, width * t.rates.length, `activity, ${label}`, ctx.pgbench),
   ];
 }
 
@@ -75,7 +72,7 @@ export const fanout: Bench = {
     const primitive = await timeRounds(ctx, gather, width);
     const batched = await timeRounds(ctx, gatherBatches, width);
     const spawned = await timeRounds(ctx, spawnedChildren, width);
-    const perS = (t: Timed) => width / percentile(t.seconds, 50);
+    const perS = (t: Timed) => percentile(t.rates, 50);
     return {
       name: 'fanout',
       params: { width, warmup: Math.ceil(width / 4), rounds: ROUNDS, concurrency: ctx.options.concurrency, poolSize: ctx.options.poolSize, processes: ctx.options.processes },

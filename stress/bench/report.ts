@@ -6,6 +6,7 @@ import { formatTable } from '../table.js';
 import { writeResults } from '../results-file.js';
 import type { PgbenchResult } from '../pgbench.js';
 import type { CpuSplit } from './cpu-meter.js';
+import { percentile } from './percentiles.js';
 
 export interface Figure {
   name: string;
@@ -13,6 +14,15 @@ export interface Figure {
   unit: string;
   /** Show value / pgbench TPS next to it. */
   perPgbench?: boolean;
+}
+
+/** A rate measured over several rounds: the median round's, the slowest's and the fastest's, each against pgbench. */
+export function roundRateFigures(name: string, rates: readonly number[]): Figure[] {
+  return [
+    { name: `${name}, median of ${rates.length}`, value: percentile(rates, 50), unit: '1/s', perPgbench: true },
+    { name: `${name}, slowest round`, value: Math.min(...rates), unit: '1/s', perPgbench: true },
+    { name: `${name}, fastest round`, value: Math.max(...rates), unit: '1/s', perPgbench: true },
+  ];
 }
 
 /**

@@ -14,7 +14,7 @@ import { isMain, runBenches, type Bench } from './bench.js';
 import { secondsUntilLast, waitAllCompleted } from './completion.js';
 import { allServerPids, startCpuMeter, type CpuSplit } from './cpu-meter.js';
 import { percentile } from './percentiles.js';
-import { cpuFigures } from './report.js';
+import { cpuFigures, roundRateFigures } from './report.js';
 
 const START_BATCH = 50;
 
@@ -60,9 +60,7 @@ export const throughput: Bench = {
         name: 'throughput',
         params: { orchestrations: n, warmup: n, rounds: ROUNDS, concurrency: ctx.options.concurrency, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
         figures: [
-          { name: `turns/s, median of ${ROUNDS}`, value: turnsPerS, unit: '1/s', perPgbench: true },
-          { name: 'turns/s, slowest round', value: Math.min(...rates), unit: '1/s', perPgbench: true },
-          { name: 'turns/s, fastest round', value: Math.max(...rates), unit: '1/s', perPgbench: true },
+          ...roundRateFigures('turns/s', rates),
           { name: 'orchestrations/s (= activities/s), median round', value: turnsPerS / perOrchestration, unit: '1/s', perPgbench: true },
           { name: 'turns per orchestration', value: perOrchestration, unit: '' },
           ...cpuFigures(split!, turns, 'turn', ctx.pgbench),

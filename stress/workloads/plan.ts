@@ -67,14 +67,12 @@ function planOne(kind: (typeof KINDS)[number], root: string, startAtMs: number, 
       const expectedOutput = { ...out, applied: [...out.applied].sort() };
       return { ...base, name: 'stress.fanout', input: { root, width: o.fanoutWidth }, expectedOutput, expectedKeys: expectedOutput.applied };
     }
-    case 'gather': {
-      // fanOut() hands the outputs over in input order.
-      const out = fanExpectation(root, 'gather', o.fanoutWidth);
-      return { ...base, name: 'stress.gather', input: { root, width: o.fanoutWidth }, expectedOutput: out, expectedKeys: out.applied };
-    }
+    case 'gather':
     case 'gatherBatches': {
+      // fanOut() hands the outputs over in input order, batched or not.
       const out = fanExpectation(root, 'gather', o.fanoutWidth);
-      return { ...base, name: 'stress.gather-batches', input: { root, width: o.fanoutWidth }, expectedOutput: out, expectedKeys: out.applied };
+      const name = kind === 'gather' ? 'stress.gather' : 'stress.gather-batches';
+      return { ...base, name, input: { root, width: o.fanoutWidth }, expectedOutput: out, expectedKeys: out.applied };
     }
     case 'timer': {
       // Timers of up to half the window, so some fire while chaos is under way.
