@@ -4,7 +4,7 @@
  * anything and never stores a caller's object.
  */
 import type {
-  AbandonOptions, AckOptions, ErrorInfo, FetchOptions, HistoryEventInput, InstanceFilter, InstanceWrite,
+  AbandonOptions, AckOptions, WorkItemAckOptions, ErrorInfo, FetchOptions, HistoryEventInput, InstanceFilter, InstanceWrite,
   OrchestrationDelta, OrchestratorMessageKind, ParentRef, TimerInput, WorkItemInput,
 } from './contract.js';
 import type { InstanceStatus, Json } from './types.js';
@@ -102,6 +102,19 @@ export function ackOptionsArgs(opts: AckOptions | undefined): { lockMs: number; 
     lockMs: requirePositiveMs(l.lockMs, 'lockWorkItems.lockMs'),
     max: requireInteger(l.max, 1, 'lockWorkItems.max'),
     owner: l.owner === undefined ? null : requireString(l.owner, 'lockWorkItems.owner'),
+  };
+}
+
+/** A work item ack's options, checked: the dead-letter reason and the instance lock to take (null: none). */
+export function workAckOptionsArgs(opts: WorkItemAckOptions | undefined): { deadLetterReason: string | null; lockInstance: { lockMs: number; owner: string | null } | null } {
+  const o = opts === undefined ? {} : requireObject(opts, 'ack options');
+  const l = o.lockInstance === undefined ? null : requireObject(o.lockInstance, 'lockInstance');
+  return {
+    deadLetterReason: o.deadLetterReason === undefined ? null : requireString(o.deadLetterReason, 'deadLetterReason'),
+    lockInstance: l === null ? null : {
+      lockMs: requirePositiveMs(l.lockMs, 'lockInstance.lockMs'),
+      owner: l.owner === undefined ? null : requireString(l.owner, 'lockInstance.owner'),
+    },
   };
 }
 

@@ -285,6 +285,15 @@ export interface AckOptions {
 export interface WorkItemAckOptions {
   /** Move the item to the dead-letter table (with this reason) instead of deleting it. */
   deadLetterReason?: string;
+  /**
+   * Result dispatch (eager dispatch the other way round): the same commit may also lock the
+   * result's instance for the caller's orchestration dispatcher, saving it a fetch. See ackWorkItem.
+   */
+  lockInstance?: {
+    /** As FetchOptions.lockMs. > 0. */
+    lockMs: number;
+    owner?: string;
+  };
 }
 
 // ---------------------------------------------------------------- reads and admin
@@ -389,8 +398,16 @@ export interface Provider {
    * visibleAt, no timerId) into one message of kind 'activityResults', listing them in ack order;
    * its consumer applies it as those messages one after the other. Each result is still delivered
    * exactly once.
+   * With `opts.lockInstance`, when the result is a plain one (no visibleAt) and its instance has no
+   * other work item queued for that execution (the instance waits for nothing else this worker
+   * could bring), the same commit locks the instance as a fetchOrchestrationItems at that moment
+   * would for it alone (only if it is not locked under a live lock; all its fetchable messages,
+   * the result among them; attempt, now and lockedUntil as a fetch sets them) and returns the item:
+   * the caller runs its turn without fetching. Otherwise, or from a provider that does not do this,
+   * it returns null (or nothing) and the instance waits for a fetch as usual. Of several acks of one
+   * instance committed together at most one returns it.
    */
-  ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<void>;
+  ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<OrchestrationItem | null | void>;
 
   /** Release a work item for a retry: it alone is visible again at now + `delayMs`. LockLostError if the token does not hold it. */
   abandonWorkItem(lockToken: string, opts?: AbandonOptions): Promise<void>;

@@ -94,22 +94,21 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     unknownActivityDelayMs: unknownDefinitionDelayMs,
     owner,
     logger,
+    orchestrationSlot: () => orchestrations.reserve(1),
   });
-  const dispatchers: DispatchLoop[] = [
-    createOrchestrationDispatcher({
-      provider: opts.provider,
-      registry,
-      turnOptions: { maxAttempts, onNondeterminism: opts.onNondeterminism ?? 'fail', maxPayloadBytes, unknownDefinitionDelayMs },
-      concurrency: integerOption(opts.concurrency?.orchestrations, 10, 'concurrency.orchestrations'),
-      lockMs,
-      pollWaitMs,
-      owner,
-      logger,
-      workerSlots: (n) => worker.reserve(n),
-      machineCacheSize: integerOption(opts.machineCacheSize, DEFAULT_MACHINE_CACHE_SIZE, 'machineCacheSize', 0),
-    }),
-    worker,
-  ];
+  const orchestrations = createOrchestrationDispatcher({
+    provider: opts.provider,
+    registry,
+    turnOptions: { maxAttempts, onNondeterminism: opts.onNondeterminism ?? 'fail', maxPayloadBytes, unknownDefinitionDelayMs },
+    concurrency: integerOption(opts.concurrency?.orchestrations, 10, 'concurrency.orchestrations'),
+    lockMs,
+    pollWaitMs,
+    owner,
+    logger,
+    workerSlots: (n) => worker.reserve(n),
+    machineCacheSize: integerOption(opts.machineCacheSize, DEFAULT_MACHINE_CACHE_SIZE, 'machineCacheSize', 0),
+  });
+  const dispatchers: DispatchLoop[] = [orchestrations, worker];
   let stopped: Promise<void> | undefined;
 
   return {

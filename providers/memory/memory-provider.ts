@@ -27,7 +27,7 @@ import {
 } from '../errors.js';
 import {
   abandonArgs, ackOptionsArgs, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger,
-  requireObject, requirePositiveMs, requireString, requireTime, type FetchArgs, type MessageArgs,
+  requireObject, requirePositiveMs, requireTime, workAckOptionsArgs, type FetchArgs, type MessageArgs,
 } from '../arguments.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { Wakeup } from './wakeup.js';
@@ -238,17 +238,19 @@ export class MemoryProvider implements Provider {
     return this.longPoll(args, () => this.lockWorkItems(args), () => this.nextWorkerChange());
   }
 
-  async ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<void> {
+  async ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<OrchestrationItem | null> {
     const args = messageArgs(result, 'result');
-    const o = opts === undefined ? {} : requireObject(opts, 'ack options');
-    const reason = o.deadLetterReason === undefined ? null : requireString(o.deadLetterReason, 'deadLetterReason');
+    const { deadLetterReason: reason, lockInstance } = workAckOptionsArgs(opts);
     const item = this.heldWorkItem(lockToken);
     this.checkEnqueue([args], new Set());
     const now = this.clock.now();
     this.workItems.delete(item.id);
     if (reason !== null) this.addDeadLetter('worker', item.instanceId, reason, workItemJson(item), now);
     this.insertMessage(args, args.visibleAt ?? now);
-    this.wakeup.notify();
+    const claimed = lockInstance && args.visibleAt === null ? this.lockInstanceForResult(args, now, lockInstance.lockMs) : null;
+    // A claimed instance's messages are all handed out: no fetcher needs waking for them.
+    if (!claimed) this.wakeup.notify();
+    return claimed;
   }
 
   async abandonWorkItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
@@ -460,27 +462,37 @@ export class MemoryProvider implements Provider {
       if (list) list.push(m);
       else if (byInstance.size < args.max) byInstance.set(m.instanceId, [m]);
     }
-    const items: OrchestrationItem[] = [];
-    for (const [instanceId, messages] of byInstance) {
-      const lock: InstanceLock = { instanceId, token: randomUUID(), lockedUntil: now + args.lockMs, messageIds: new Set() };
-      for (const m of messages) {
-        m.attempt += 1;
-        lock.messageIds.add(m.id);
-      }
-      this.locks.set(instanceId, lock);
-      const instance = this.instances.get(instanceId);
-      items.push({
-        instanceId,
-        lockToken: lock.token,
-        executionId: instance?.executionId ?? 1,
-        messages: messages.map(clone),
-        instance: instance ? clone(instance) : null,
-        attempt: Math.max(...messages.map((m) => m.attempt)),
-        now,
-        lockedUntil: lock.lockedUntil,
-      });
+    return [...byInstance].map(([instanceId, messages]) => this.lockInstance(instanceId, messages, now, args.lockMs));
+  }
+
+  /** Result dispatch (contract: ackWorkItem): the result's instance, as a fetch of it alone would lock it, when nothing else is due from the worker. */
+  private lockInstanceForResult(result: MessageArgs, now: number, lockMs: number): OrchestrationItem | null {
+    const { instanceId, executionId } = result;
+    if (!this.instanceFree(instanceId, now)) return null;
+    if ([...this.workItems.values()].some((w) => w.instanceId === instanceId && w.executionId === executionId)) return null;
+    const messages = [...this.messages.values()].filter((m) => m.instanceId === instanceId && this.fetchable(m, now)).sort(oldestFirst);
+    return messages.length > 0 ? this.lockInstance(instanceId, messages, now, lockMs) : null;
+  }
+
+  /** Lock an instance with these fetchable messages of it (oldest first) and hand them out. */
+  private lockInstance(instanceId: string, messages: OrchestratorMessage[], now: number, lockMs: number): OrchestrationItem {
+    const lock: InstanceLock = { instanceId, token: randomUUID(), lockedUntil: now + lockMs, messageIds: new Set() };
+    for (const m of messages) {
+      m.attempt += 1;
+      lock.messageIds.add(m.id);
     }
-    return items;
+    this.locks.set(instanceId, lock);
+    const instance = this.instances.get(instanceId);
+    return {
+      instanceId,
+      lockToken: lock.token,
+      executionId: instance?.executionId ?? 1,
+      messages: messages.map(clone),
+      instance: instance ? clone(instance) : null,
+      attempt: Math.max(...messages.map((m) => m.attempt)),
+      now,
+      lockedUntil: lock.lockedUntil,
+    };
   }
 
   private lockWorkItems(args: FetchArgs): WorkItem[] {

@@ -16,7 +16,7 @@ import type { Clock } from '../clock.js';
 import { InstanceNotFoundError, InvalidArgumentError, LockLostError, OutcomeUnknownError } from '../errors.js';
 import {
   abandonArgs, ackOptionsArgs, checkedJson, deltaArgs, fetchArgs, filterArgs, messageArgs, pageArgs, requireId, requireInteger, requireObject,
-  requirePositiveMs, requireString, requireTime, type FetchArgs,
+  requirePositiveMs, requireTime, workAckOptionsArgs, type FetchArgs,
 } from '../arguments.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { toProviderError } from './errors.js';
@@ -75,7 +75,7 @@ export class PostgresProvider implements Provider {
    * change its objects while the ack waits. The captured `now` keeps each ack's own provider time.
    */
   private readonly orchestrationAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems'), GROUPS_IN_FLIGHT, GROUP_SIZE);
-  private readonly workAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackWorks, acks), GROUPS_IN_FLIGHT, GROUP_SIZE);
+  private readonly workAcks = new GroupCommit<string, unknown>((acks) => this.sendAcks(this.sql.ackWorks, acks, 'item'), GROUPS_IN_FLIGHT, GROUP_SIZE);
   /** Enqueues (client starts and events) go in groups too; the ack-drop fault is for acks only. */
   private readonly enqueues = new GroupCommit<string, unknown>((msgs) => this.sendEnqueues(msgs), GROUPS_IN_FLIGHT, GROUP_SIZE);
   private closed = false;
@@ -157,12 +157,17 @@ export class PostgresProvider implements Provider {
     return this.fetchItems<WorkItem>('worker', this.sql.fetchWork, opts);
   }
 
-  async ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<void> {
+  async ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<OrchestrationItem | null> {
     const args = messageArgs(result, 'result', checkedJson);
-    const o = opts === undefined ? {} : requireObject(opts, 'ack options');
-    const reason = o.deadLetterReason === undefined ? null : requireString(o.deadLetterReason, 'deadLetterReason');
+    const { deadLetterReason, lockInstance } = workAckOptionsArgs(opts);
     const body = { ...args, visibleAt: args.visibleAt === null ? null : ms(args.visibleAt) };
-    await this.workAcks.submit(JSON.stringify({ now: this.nowParam(), token: this.token(lockToken), result: body, deadLetterReason: reason }));
+    const entry = {
+      now: this.nowParam(), token: this.token(lockToken), result: body, deadLetterReason,
+      ...(lockInstance ? { lockInstance: { ...lockInstance, lockMs: ms(lockInstance.lockMs) } } : {}),
+    };
+    const item = (await this.workAcks.submit(JSON.stringify(entry))) as OrchestrationItem | undefined;
+    if (item) this.observeNow(item.now);
+    return item ?? null;
   }
 
   async abandonWorkItem(lockToken: string, opts?: AbandonOptions): Promise<void> {

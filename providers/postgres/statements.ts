@@ -32,8 +32,9 @@ export function statements(schema: string) {
     abandonOrchestration: stmt('abandon_orch', `SELECT ${s}.abandon_orchestration_item($1::bigint, $2::uuid, $3::bigint, $4::boolean) AS r`),
     renewOrchestration: stmt('renew_orch', `SELECT ${s}.renew_orchestration_lock($1::bigint, $2::uuid, $3::bigint) AS r`),
     fetchWork: stmt('fetch_work', `SELECT ${s}.fetch_work_items($1::bigint, $2::bigint, $3::integer, $4::text) AS r`),
-    // Commits without waiting for the WAL flush (007_unflushed_work_acks.sql says why nothing is lost).
-    ackWorks: stmt('ack_works', `SELECT ${s}.ack_work_items_async_commit($1::jsonb) AS r`),
+    // Commits without waiting for the WAL flush (007_unflushed_work_acks.sql says why nothing is lost);
+    // locks the instances asked for (009_result_dispatch.sql).
+    ackWorks: stmt('ack_works', `SELECT ${s}.ack_work_items_locking($1::jsonb) AS r`),
     abandonWork: stmt('abandon_work', `SELECT ${s}.abandon_work_item($1::bigint, $2::uuid, $3::bigint, $4::boolean) AS r`),
     renewWork: stmt('renew_work', `SELECT ${s}.renew_work_item_lock($1::bigint, $2::uuid, $3::bigint) AS r`),
     nextVisibleAt: stmt('next_visible', `SELECT ${s}.next_visible_at($1::text) AS r`),

@@ -5,6 +5,7 @@ import type { OrchestratorMessageInput, WorkItem } from '../contract.js';
 import { createInstance, expectError, fetchOne, historyEvents, sampleDelta, startMessage, workItem } from '../../validation/conformance/helpers.js';
 import { dumpTables, providerSuite, type ProviderSuiteContext } from './test-support.js';
 import type { PostgresProvider } from './provider.js';
+import { channelName } from './notifier.js';
 
 const test = providerSuite('postgres worker queue', 'work');
 
@@ -200,6 +201,45 @@ test('a work ack commits without waiting for the WAL flush, a turn ack waits for
   }
   assert.is((await p.getInstance('a'))?.historyLength, 2);
   assert.equal((await p.queueDepths()).worker, { visible: 0, delayed: 0, locked: 0 });
+});
+
+
+test('result dispatch: an instance\'s last result locks it in the ack\'s commit, handed to the first ack of it that asked; no fetcher is woken for it, one is for a result left queued', async ({ p, bed }) => {
+  const listener = new pg.Client({ connectionString: bed.url });
+  await listener.connect();
+  try {
+    let heard = 0;
+    listener.on('notification', () => (heard += 1));
+    await listener.query(`LISTEN "${channelName(bed.schema, 'orchestrator')}"`);
+    await schedule(p, 2);
+    await createInstance(p, 'b', { workItems: [workItem('b', 'v0')] });
+    await createInstance(p, 'c', { workItems: [workItem('c', 'x0'), workItem('c', 'x1')] });
+    const items = await p.fetchWorkItems({ lockMs: 60_000, max: 10 });
+    const [w0, w1, v0, x0] = items as [WorkItem, WorkItem, WorkItem, WorkItem];
+    const ask = { lockInstance: { lockMs: 30_000, owner: 'me' } };
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+    await settle();
+    heard = 0;
+    // One group commit (one tick): a's two results are merged and a is locked once, for w0's ack.
+    const [forW0, forW1, forV0] = await Promise.all([p.ackWorkItem(w0.lockToken, completed(w0, 0), ask), p.ackWorkItem(w1.lockToken, completed(w1, 1), ask), p.ackWorkItem(v0.lockToken, completed(v0, 9), ask)]);
+    assert.equal(forW0?.messages.map((m) => [m.kind, m.payload]), [['activityResults', { results: [
+      { kind: 'activityCompleted', payload: { activityId: 'w0', output: 0 } },
+      { kind: 'activityCompleted', payload: { activityId: 'w1', output: 1 } },
+    ] }]]);
+    assert.equal([forW0?.instanceId, forW0?.attempt, forW0?.instance?.instanceId], ['a', 1, 'a']);
+    assert.is(forW0!.lockedUntil, forW0!.now + 30_000);
+    assert.is(forW1, null, 'one item per instance');
+    assert.equal([forV0?.instanceId, forV0?.messages.map((m) => m.kind)], ['b', ['activityCompleted']]);
+    assert.equal((await p.fetchOrchestrationItems({ lockMs: 1000, max: 10 })).map((i) => i.instanceId), [], 'both locked by the acks');
+    await settle();
+    assert.is(heard, 0, 'nothing was left for a fetcher');
+    assert.is(await p.ackWorkItem(x0.lockToken, completed(x0, 0), ask), null, 'x1 is still queued for c');
+    await settle();
+    assert.ok(heard >= 1, 'the result left queued wakes fetchers');
+    assert.equal((await fetchOne(p, 'c')).messages.map((m) => m.kind), ['activityCompleted']);
+  } finally {
+    await listener.end();
+  }
 });
 
 test.run();

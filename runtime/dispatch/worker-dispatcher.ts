@@ -8,14 +8,14 @@
  * runs in fan-out-batch.ts and acks all their verdicts in one `activityResults` message.
  */
 import type { Logger } from 'pino';
-import type { Json, OrchestratorMessageInput, Provider, WorkItem } from '../../providers/contract.js';
+import type { Json, OrchestrationItem, OrchestratorMessageInput, Provider, WorkItem, WorkItemAckOptions } from '../../providers/contract.js';
 import { LockLostError } from '../../providers/errors.js';
 import type { ActivityDefinition } from '../definitions/activity-definition.js';
 import { retryDelayMs } from '../definitions/retry-policy.js';
 import { checkOutput, runActivityAttempt } from './activity-attempt.js';
 import { batchOf, batchResultsMessage, failedBatch, runBatch } from './fan-out-batch.js';
 import { retryTransient } from './backoff.js';
-import { createDispatchLoop, type DispatchLoop } from './dispatch-loop.js';
+import { createDispatchLoop, type DispatchLoop, type Reservation } from './dispatch-loop.js';
 import { childLogger } from '../logger.js';
 import { toErrorInfo } from '../engine/error-info.js';
 
@@ -32,6 +32,12 @@ export interface WorkerDispatcherOptions {
   unknownActivityDelayMs: number;
   owner: string;
   logger: Logger;
+  /**
+   * Result dispatch: a free slot of this process's orchestration dispatcher. An ack then asks the
+   * provider to lock the result's instance (lockInstance) and hands its turn over, saving that
+   * dispatcher a fetch. Absent: the instance waits for a fetch.
+   */
+  orchestrationSlot?: () => Reservation<OrchestrationItem> | null;
 }
 
 /** What the engine writes into a work item's payload (the definition's policy is read locally). */
@@ -45,12 +51,21 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): DispatchL
   const logger = opts.logger.child({ dispatcher: 'activities' });
 
   const ack = async (item: WorkItem, log: Logger, result: OrchestratorMessageInput, deadLetterReason?: string) => {
+    const slot = opts.orchestrationSlot?.() ?? null;
+    const ackOpts: WorkItemAckOptions = {
+      ...(deadLetterReason ? { deadLetterReason } : {}),
+      ...(slot ? { lockInstance: { lockMs, owner } } : {}),
+    };
+    let locked: OrchestrationItem | null = null;
     try {
-      await retryTransient(() => provider.ackWorkItem(item.lockToken, result, deadLetterReason ? { deadLetterReason } : undefined), { what: 'ackWorkItem', logger: log });
+      locked = (await retryTransient(() => provider.ackWorkItem(item.lockToken, result, ackOpts), { what: 'ackWorkItem', logger: log })) ?? null;
     } catch (err) {
       // Lost: the activity was cancelled or another worker owns it now; its verdict wins.
       if (err instanceof LockLostError) log.warn('lock lost before the result was recorded; result discarded');
       else throw err;
+    } finally {
+      // The orchestration dispatcher runs the turn the ack locked for it (nothing if it did not) and gets the slot back.
+      slot?.fill(locked ? [locked] : []);
     }
   };
   const abandon = async (item: WorkItem, log: Logger, delayMs: number, countAttempt: boolean) => {

@@ -6,19 +6,21 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ManualClock } from '../../providers/clock.js';
-import type { Json } from '../../providers/contract.js';
+import type { Json, OrchestrationItem } from '../../providers/contract.js';
 import { LockLostError } from '../../providers/errors.js';
 import { MemoryProvider } from '../../providers/memory/index.js';
 import { defineActivity, type ActivityContext, type ActivityDefinition } from '../definitions/index.js';
 import { createWorkerDispatcher } from '../dispatch/worker-dispatcher.js';
+import type { Reservation } from '../dispatch/dispatch-loop.js';
 import { ActivityTimeoutError } from '../dispatch/errors.js';
 import { nextResult, seedWorkItem } from './support/seed-work-item.js';
 import { testLogger } from './support/silent-logger.js';
 
-function worker(provider: MemoryProvider, activities: ActivityDefinition[], opts: { lockMs?: number; maxAttempts?: number } = {}) {
+function worker(provider: MemoryProvider, activities: ActivityDefinition[], opts: { lockMs?: number; maxAttempts?: number; orchestrationSlot?: () => Reservation<OrchestrationItem> | null } = {}) {
   const dispatcher = createWorkerDispatcher({
     provider, activities, concurrency: 4, lockMs: opts.lockMs ?? 30_000, maxAttempts: opts.maxAttempts ?? 10,
     maxPayloadBytes: 1024, pollWaitMs: 1_000, unknownActivityDelayMs: 60_000, owner: 'test', logger: testLogger,
+    ...(opts.orchestrationSlot ? { orchestrationSlot: opts.orchestrationSlot } : {}),
   });
   dispatcher.start();
   return dispatcher;
@@ -327,6 +329,32 @@ test('shutdown gives up a batch still running after the grace period: its elemen
   assert.ok(signals.every((signal) => signal.aborted), 'every element was told to stop');
   const [item] = await provider.fetchWorkItems({ lockMs: 1_000 });
   assert.equal([item?.activityId, item?.attempt], ['all#1[0..2]', 1], 'the interrupted batch was not counted');
+});
+
+test('result dispatch: with a free orchestration slot the ack locks the result\'s instance and fills the slot with its turn; without one the result waits for a fetch', async () => {
+  const provider = new MemoryProvider();
+  const echo = defineActivity('echo', async (input: Json) => input);
+  await seedWorkItem(provider, { instanceId: 'slot', name: 'echo', input: 1, activityId: 'a1' });
+  const filled: Array<readonly OrchestrationItem[]> = [];
+  let offered = 0;
+  let handedOver!: () => void;
+  const firstAcked = new Promise<void>((resolve) => (handedOver = resolve));
+  const w = worker(provider, [echo], {
+    // The first ack gets a slot, the second finds none free.
+    orchestrationSlot: () => (offered++ === 0 ? { slots: 1, fill: (items) => { filled.push(items); handedOver(); } } : null),
+  });
+  await firstAcked;
+  await seedWorkItem(provider, { instanceId: 'none', name: 'echo', input: 2, activityId: 'a2' });
+  const left = await nextResult(provider, 'none');
+  await w.stop(1_000);
+  assert.is(offered, 2, 'one slot asked for per ack');
+  assert.is(filled.length, 1, 'the reservation is filled exactly once');
+  const [item] = filled[0]!;
+  assert.is(filled[0]!.length, 1);
+  assert.equal([item?.instanceId, item?.messages.map((m) => [m.kind, m.payload])], ['slot', [['activityCompleted', { activityId: 'a1', output: 1 }]]]);
+  assert.is(item!.lockedUntil, item!.now + 30_000, 'locked for the dispatcher\'s lockMs');
+  assert.equal(left.payload, { activityId: 'a2', output: 2 });
+  assert.equal((await provider.fetchOrchestrationItems({ lockMs: 1_000, max: 10 })).map((i) => i.instanceId), [], 'the handed-over instance stays locked to its holder');
 });
 
 test.run();

@@ -101,3 +101,11 @@ export async function startCpuMeter(runtimePids: () => number[], serverPids: () 
     },
   };
 }
+
+/** The CPU of several measured stretches together (a benchmark's rounds, without what it does between them). */
+export function sumCpuSplits(splits: readonly CpuSplit[]): CpuSplit {
+  return {
+    runtimeMs: splits.reduce((t, x) => t + x.runtimeMs, 0),
+    serverMs: splits.some((x) => x.serverMs === null) ? null : splits.reduce((t, x) => t + x.serverMs!, 0),
+  };
+}

@@ -11,7 +11,7 @@ import { defineWorkActivity } from '../workloads/work-activity.js';
 import type { BenchContext } from './bench-context.js';
 import { isMain, runBenches, type Bench } from './bench.js';
 import { secondsUntilLast, waitAllCompleted } from './completion.js';
-import { allServerPids, startCpuMeter, type CpuSplit } from './cpu-meter.js';
+import { allServerPids, startCpuMeter, sumCpuSplits, type CpuSplit } from './cpu-meter.js';
 import { percentile } from './percentiles.js';
 import { cpuFigures, roundRateFigures, type Figure } from './report.js';
 
@@ -37,20 +37,20 @@ async function timeRounds(ctx: BenchContext, definition: OrchestrationDefinition
     await s.startDispatchers();
     await s.client.start(definition, { root: 'warm', width: Math.ceil(width / 4) }, { instanceId: 'warm' });
     await waitAllCompleted(s.provider, 1, 30 * 60_000);
-    const meter = await startCpuMeter(s.dispatcherPids, () => allServerPids(s.pool));
     const rates: number[] = [];
+    const splits: CpuSplit[] = [];
     let turns = 0;
-    let cpu: CpuSplit | undefined;
     for (let round = 0; round < ROUNDS; round++) {
       const instanceId = `f${round}`;
+      // Each round's CPU until its queues are empty, without the listing that follows (as in throughput.ts).
+      const meter = await startCpuMeter(s.dispatcherPids, () => allServerPids(s.pool));
       const startedAt = Date.now();
       await s.client.start(definition, { root: instanceId, width }, { instanceId });
-      const last = round === ROUNDS - 1;
-      const done = (await waitAllCompleted(s.provider, round + 2, 30 * 60_000, last ? async () => (cpu = await meter.stop()) : undefined)).filter((r) => r.instanceId === instanceId);
+      const done = (await waitAllCompleted(s.provider, round + 2, 30 * 60_000, async () => splits.push(await meter.stop()))).filter((r) => r.instanceId === instanceId);
       rates.push(width / secondsUntilLast(done, startedAt));
       turns = done[0]?.turns ?? 0;
     }
-    return { rates, turns, cpu: cpu! };
+    return { rates, turns, cpu: sumCpuSplits(splits) };
   } finally {
     await s.close();
   }

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { endedChildrenCpuMs, parentPid, serverCpuSoFarMs, startCpuMeter } from '../bench/cpu-meter.js';
+import { endedChildrenCpuMs, parentPid, serverCpuSoFarMs, startCpuMeter, sumCpuSplits } from '../bench/cpu-meter.js';
 import { stopTestServer, testServer } from '../../test/db.js';
 
 const run = promisify(execFile);
@@ -81,6 +81,11 @@ test('a process that is gone when the phase ends is left out, not an error', asy
   const meter = await startCpuMeter(() => [process.pid, 2 ** 22 + 1], ownBackend);
   const split = await meter.stop();
   assert.ok(split.runtimeMs >= 0 && split.runtimeMs < 200);
+});
+
+test('rounds measured apart add up, and a round without server figures leaves the sum without them', () => {
+  assert.equal(sumCpuSplits([{ runtimeMs: 30, serverMs: 50 }, { runtimeMs: 20, serverMs: 10 }]), { runtimeMs: 50, serverMs: 60 });
+  assert.equal(sumCpuSplits([{ runtimeMs: 30, serverMs: 50 }, { runtimeMs: 20, serverMs: null }]), { runtimeMs: 50, serverMs: null });
 });
 
 test.run();

@@ -241,6 +241,62 @@ export const queueSemanticsCases = inCategory('queue semantics', [
     },
   },
   {
+    name: 'an ack that locks its result\'s instance hands out all its fetchable messages exactly once, in order, under a lock that follows all instance rules',
+    needsClock: true,
+    async run(ctx) {
+      const { provider } = ctx.put;
+      await createInstance(provider, 'a', { workItems: [workItem('a', 'w1')] });
+      await provider.enqueueOrchestratorMessage(eventMessage('a', 'EARLIER'));
+      const [work] = await provider.fetchWorkItems({ lockMs: LOCK_MS });
+      assert.ok(work);
+      const result = { instanceId: 'a', executionId: 1, kind: 'activityCompleted' as const, payload: { activityId: 'w1', output: 7 } };
+      // A provider may decline (null or nothing); then a fetch hands the same messages out.
+      const locked = (await provider.ackWorkItem(work.lockToken, result, { lockInstance: { lockMs: 1000, owner: 'me' } })) ?? (await fetchOne(provider, 'a', 1000));
+      assert.is(locked.instanceId, 'a');
+      assert.equal(locked.messages.map((m) => [m.kind, m.payload]), [['event', { type: 'EARLIER' }], ['activityCompleted', { activityId: 'w1', output: 7 }]]);
+      assert.is(locked.attempt, 1);
+      assert.is(locked.executionId, 1);
+      assert.is(locked.instance?.historyLength, 1, 'the stored instance comes with it');
+      assert.is(locked.lockedUntil, locked.now + 1000);
+      await fetchNone(provider, 'the locked instance is not fetchable');
+      assert.is(await provider.renewOrchestrationLock(locked.lockToken, 1000), (await provider.now()) + 1000, 'renewable like a fetched lock');
+      clockOf(ctx).advance(1001);
+      const again = await fetchOne(provider, 'a');
+      assert.equal([again.messages.length, again.attempt], [2, 2], 'an expired lock is taken over like any other');
+      await expectError(provider.ackOrchestrationItem(locked.lockToken, sampleDelta()), LockLostError, 'ack with the expired token');
+      await provider.ackOrchestrationItem(again.lockToken, sampleDelta());
+      await fetchNone(provider, 'each message consumed once');
+    },
+  },
+  {
+    name: 'an ack locks no instance that has other work queued for the execution, is locked by another, or gets a delayed result',
+    async run({ put: { provider } }) {
+      const ask = { lockInstance: { lockMs: LOCK_MS } };
+      const done = (id: string, w: { activityId: string }, visibleAt?: number) => ({
+        instanceId: id, executionId: 1, kind: 'activityCompleted' as const, payload: { activityId: w.activityId, output: null }, ...(visibleAt ? { visibleAt } : {}),
+      });
+      await createInstance(provider, 'busy', { workItems: [workItem('busy', 'w1'), workItem('busy', 'w2', { visibleAt: (await provider.now()) + 60_000 })] });
+      const [w1] = await provider.fetchWorkItems({ lockMs: LOCK_MS });
+      assert.ok(w1);
+      assert.is((await provider.ackWorkItem(w1.lockToken, done('busy', w1), ask)) ?? null, null, 'w2 is still queued');
+      assert.is((await fetchOne(provider, 'busy')).messages.length, 1, 'the result waits for a fetch');
+
+      await createInstance(provider, 'held', { workItems: [workItem('held', 'w1')] });
+      const [h1] = await provider.fetchWorkItems({ lockMs: LOCK_MS });
+      assert.ok(h1);
+      await provider.enqueueOrchestratorMessage(eventMessage('held'));
+      const holder = await fetchOne(provider, 'held');
+      assert.is((await provider.ackWorkItem(h1.lockToken, done('held', h1), ask)) ?? null, null, 'another holds the lock');
+      await provider.ackOrchestrationItem(holder.lockToken, sampleDelta());
+      assert.equal(kinds(await fetchOne(provider, 'held')), ['activityCompleted'], 'the result waited for the holder');
+
+      await createInstance(provider, 'late', { workItems: [workItem('late', 'w1')] });
+      const [l1] = await provider.fetchWorkItems({ lockMs: LOCK_MS });
+      assert.ok(l1);
+      assert.is((await provider.ackWorkItem(l1.lockToken, done('late', l1, (await provider.now()) + 60_000), ask)) ?? null, null, 'a delayed result');
+    },
+  },
+  {
     name: 'kept messages are unlocked and left; the others are consumed',
     async run({ put: { provider } }) {
       await createInstance(provider, 'a');
