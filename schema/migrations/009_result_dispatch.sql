@@ -203,6 +203,12 @@ BEGIN
     v_items := v_items || v_found;
   END LOOP;
 
+  -- Nothing locked (most acks of a fan-out, acks that asked for nothing): the ack's own answer and wake-up.
+  IF cardinality(v_items) = 0 THEN
+    PERFORM ds_flush_notify();
+    RETURN v_results::json;
+  END IF;
+
   -- Wake fetchers only if a result of this group is still waiting for one.
   SELECT EXISTS (
     SELECT 1 FROM jsonb_array_elements(p_acks) WITH ORDINALITY AS t(x, n)
