@@ -1,6 +1,7 @@
 import pg from 'pg';
 import * as assert from 'uvu/assert';
 import { InstanceExistsError, InvalidArgumentError, LockLostError } from '../errors.js';
+import type { OrchestrationItem } from '../contract.js';
 import { sql } from '../../test/db.js';
 import {
   createInstance, eventMessage, expectError, fetchNone, fetchOne, historyEvents, sampleDelta, startMessage, workItem,
@@ -346,6 +347,35 @@ test('handing messages out marks them in place: every mark is a heap-only update
        FROM pg_class c WHERE c.oid = $1::regclass`, [`"${bed.schema}".orchestrator_queue`]);
     assert.equal(counts.rows[0], { updated: 6, hot: 6 });
   });
+});
+
+test('the turn that ends an execution rewrites its row on its own page, though later executions filled the pages', async ({ p, bed }) => {
+  const ids = Array.from({ length: 400 }, (_, i) => `e${String(i).padStart(3, '0')}`);
+  const fetchAll = async (n: number) => {
+    const items: OrchestrationItem[] = [];
+    while (items.length < n) {
+      const batch = await p.fetchOrchestrationItems({ lockMs: 30_000, max: n - items.length });
+      assert.ok(batch.length > 0, 'every queued instance is fetchable');
+      items.push(...batch);
+    }
+    return items;
+  };
+  await Promise.all(ids.map((id) => p.enqueueOrchestratorMessage(startMessage(id))));
+  await Promise.all((await fetchAll(ids.length)).map((item) =>
+    p.ackOrchestrationItem(item.lockToken, sampleDelta({ history: historyEvents(1, 0, 1, 'started') }))));
+  const pages = async () => Object.fromEntries((await sql<{ id: string; page: number }>(bed.url,
+    `SELECT instance_id AS id, (ctid::text::point)[0]::int AS page FROM "${bed.schema}".executions`)).map((r) => [r.id, r.page]));
+  const before = await pages();
+  assert.ok(Math.max(...Object.values(before)) >= 1, 'the executions fill more than one page');
+
+  // The oldest executions end: their pages are the first ones filled.
+  const ending = ids.slice(0, 100);
+  await Promise.all(ending.map((id) => p.enqueueOrchestratorMessage(eventMessage(id, 'END'))));
+  await Promise.all((await fetchAll(ending.length)).map((item) =>
+    p.ackOrchestrationItem(item.lockToken, sampleDelta({ instance: { status: 'completed', output: 1 }, history: historyEvents(1, 1, 1) }))));
+  const after = await pages();
+  assert.equal(await sql(bed.url, `SELECT count(*)::int AS n FROM "${bed.schema}".executions WHERE status = 'completed'`), [{ n: 100 }]);
+  assert.equal(ending.filter((id) => after[id] !== before[id]), [], 'rows moved to another page');
 });
 
 test('an ack and an abandon read only the batch, not the instance\'s queued future messages (2,000 of them)', async ({ p, clock, bed }) => {
