@@ -20,6 +20,8 @@ export interface WorkerConfig {
   applicationName: string;
   poolSize: number;
   concurrency: number;
+  /** The provider's groupSize; its default when absent (stress runs). */
+  groupSize?: number;
   lockMs: number;
   maxSleepMs: number;
   /** Stress runs: record every attempt in stress_runs and fail some first attempts on purpose. Benchmarks: neither. */
@@ -36,7 +38,7 @@ pool.on('error', (err) => logger.warn({ err }, 'idle runtime connection failed')
 const logPool = config.evidence ? new pg.Pool({ connectionString: withApplicationName(config.url, `${config.applicationName}-log`), max: 1 }) : undefined;
 logPool?.on('error', (err) => logger.warn({ err }, 'idle run-log connection failed'));
 
-const provider = await openPostgresProvider({ pool, schema: config.schema, migrate: false, logger });
+const provider = await openPostgresProvider({ pool, schema: config.schema, migrate: false, logger, ...(config.groupSize ? { groupSize: config.groupSize } : {}) });
 const runtime = createRuntime({
   provider,
   orchestrations: STRESS_ORCHESTRATIONS,

@@ -31,6 +31,34 @@ test('enqueue never creates the instance; the first ack does, consuming exactly 
   await fetchNone(p);
 });
 
+test('groupSize bounds one group commit: 5 enqueues made together with groupSize 2 take 3 statements, in call order', async ({ bed }) => {
+  const pool = new pg.Pool({ connectionString: bed.url, max: 2 });
+  const statements: string[] = [];
+  const query = pool.query.bind(pool) as (config: unknown) => Promise<pg.QueryResult>;
+  (pool as unknown as { query: typeof query }).query = (config) => {
+    const name = (config as { name?: string }).name ?? '';
+    if (/enqueue/.test(name)) statements.push(name);
+    return query(config);
+  };
+  try {
+    const grouped = await bed.open({ pool, groupSize: 2, listen: false });
+    const ids = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => grouped.enqueueOrchestratorMessage(startMessage(id))));
+    assert.is(statements.length, 3, statements.join(', '));
+    const rows = await sql<{ id: string; instance_id: string }>(bed.url, `SELECT id::text, instance_id FROM "${bed.schema}".orchestrator_queue ORDER BY id`);
+    assert.equal(rows.map((r) => r.instance_id), ['a', 'b', 'c', 'd', 'e']);
+    assert.equal(rows.map((r) => r.id), ids.map((r) => r.id));
+    await grouped.close();
+  } finally {
+    await pool.end();
+  }
+});
+
+test('a groupSize that is not a positive integer is InvalidArgumentError', async ({ bed }) => {
+  for (const groupSize of [0, 1.5, -3, Number.NaN]) {
+    await expectError(bed.open({ groupSize }), InvalidArgumentError, `groupSize ${groupSize}`);
+  }
+});
+
 test('a second start, queued or for an existing instance, is InstanceExistsError', async ({ p }) => {
   await createInstance(p, 'b');
   await p.enqueueOrchestratorMessage(startMessage('a'));

@@ -25,6 +25,8 @@ export interface BenchOptions {
   pgbenchClients: number;
   poolSize: number;
   concurrency: number;
+  /** Entries per group-commit statement (the provider's groupSize), here and in `--processes` children. */
+  groupSize: number;
   /** Dispatcher processes for the throughput benchmarks; 0: one runtime inside the benchmark's own process. */
   processes: number;
   /** Positional arguments: the benchmarks to run (all when empty). */
@@ -43,7 +45,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'pgbench-clients': { type: 'string', default: '8' },
       // Sized for a 2-core box: enough connections for two fetch loops and two group commits per side in flight.
       'pool-size': { type: 'string', default: '10' },
-      concurrency: { type: 'string', default: '100' },
+      concurrency: { type: 'string', default: '300' },
+      // Default: half the concurrency (the provider's groupSize option says why).
+      'group-size': { type: 'string' },
       processes: { type: 'string', default: '0' },
     },
   });
@@ -57,6 +61,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number`);
     return n;
   };
+  const concurrency = num(v.concurrency, 'concurrency');
   return {
     scale: num(v.scale, 'scale'),
     url: v.url,
@@ -64,7 +69,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     pgbenchSeconds: num(v['pgbench-seconds'], 'pgbench-seconds'),
     pgbenchClients: num(v['pgbench-clients'], 'pgbench-clients'),
     poolSize: num(v['pool-size'], 'pool-size'),
-    concurrency: num(v.concurrency, 'concurrency'),
+    concurrency,
+    groupSize: v['group-size'] === undefined ? Math.ceil(concurrency / 2) : count(v['group-size'], 'group-size'),
     processes: count(v.processes, 'processes'),
     names: positionals,
   };
@@ -116,7 +122,7 @@ export async function createBenchContext(options: BenchOptions, pgbench?: Pgbenc
       const raw = new pg.Pool({ connectionString: server.url, max: options.poolSize });
       raw.on('error', () => {});
       const pool = wrapPool ? wrapPool(raw, schema) : raw;
-      const provider = await openPostgresProvider({ pool, schema, logger });
+      const provider = await openPostgresProvider({ pool, schema, logger, groupSize: options.groupSize });
       const client = createClient({ provider, orchestrations });
       const runtimes: Runtime[] = [];
       let fleet: Fleet | undefined;
@@ -145,7 +151,7 @@ export async function createBenchContext(options: BenchOptions, pgbench?: Pgbenc
           fleet = await startFleet({
             size: options.processes, logDir,
             config: {
-              url: server.url, schema, applicationName: schema, poolSize: options.poolSize, concurrency: options.concurrency,
+              url: server.url, schema, applicationName: schema, poolSize: options.poolSize, concurrency: options.concurrency, groupSize: options.groupSize,
               lockMs: 30_000, maxSleepMs: 0, evidence: false,
             },
           });

@@ -75,7 +75,7 @@ export const fanout: Bench = {
     const perS = (t: Timed) => percentile(t.rates, 50);
     return {
       name: 'fanout',
-      params: { width, warmup: Math.ceil(width / 4), rounds: ROUNDS, concurrency: ctx.options.concurrency, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
+      params: { width, warmup: Math.ceil(width / 4), rounds: ROUNDS, concurrency: ctx.options.concurrency, groupSize: ctx.options.groupSize, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
       figures: [
         ...variantFigures(ctx, 'fanOut()', width, primitive),
         ...variantFigures(ctx, 'fanOut() in batches of 25', width, batched),

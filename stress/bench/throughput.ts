@@ -59,7 +59,7 @@ export const throughput: Bench = {
       const perOrchestration = turns / (n * ROUNDS);
       return {
         name: 'throughput',
-        params: { orchestrations: n, warmup: n, rounds: ROUNDS, concurrency: ctx.options.concurrency, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
+        params: { orchestrations: n, warmup: n, rounds: ROUNDS, concurrency: ctx.options.concurrency, groupSize: ctx.options.groupSize, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
         figures: [
           ...roundRateFigures('turns/s', rates),
           { name: 'orchestrations/s (= activities/s), median round', value: turnsPerS / perOrchestration, unit: '1/s', perPgbench: true },
