@@ -137,6 +137,38 @@ test('concurrent batch fetchers skip what others are taking instead of starving:
   await Promise.all(fetchers.map((f) => f.close()));
 });
 
+test('an instance whose lock expired takes its place among the free ones by its oldest message', async ({ p, clock }) => {
+  await p.enqueueOrchestratorMessage(startMessage('held'));
+  await p.enqueueOrchestratorMessage(startMessage('old'));
+  await p.enqueueOrchestratorMessage(startMessage('late'));
+  const held = await p.fetchOrchestrationItems({ lockMs: 60_000, max: 1 });
+  const expiring = await p.fetchOrchestrationItems({ lockMs: 1_000, max: 1 });
+  assert.equal([...held, ...expiring].map((i) => i.instanceId), ['held', 'old']);
+  clock.advance(10);
+  await p.enqueueOrchestratorMessage(startMessage('new'));
+  // 'held' goes back free with its message, older than 'old''s; 'old''s lock expires; 'new' is newer.
+  await p.abandonOrchestrationItem(held[0]!.lockToken);
+  clock.advance(5_000);
+  const order = await p.fetchOrchestrationItems({ lockMs: 60_000, max: 10 });
+  assert.equal(order.map((i) => i.instanceId), ['held', 'old', 'late', 'new']);
+});
+
+test('max counts the instances whose lock expired: two expired and one free, max 1 hands out one at a time', async ({ p, clock }) => {
+  for (const id of ['x', 'y']) await p.enqueueOrchestratorMessage(startMessage(id));
+  assert.is((await p.fetchOrchestrationItems({ lockMs: 1_000, max: 2 })).length, 2);
+  await p.enqueueOrchestratorMessage(eventMessage('x', 'MORE'));
+  await p.enqueueOrchestratorMessage(startMessage('z'));
+  clock.advance(5_000);
+  const taken: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const items = await p.fetchOrchestrationItems({ lockMs: 60_000, max: 1 });
+    assert.is(items.length, 1, `fetch ${i + 1} with max 1`);
+    taken.push(items[0]!.instanceId);
+  }
+  assert.equal(taken, ['x', 'y', 'z']);
+  await fetchNone(p);
+});
+
 test('fetch max: distinct instances, oldest visible message first', async ({ p, clock }) => {
   await p.enqueueOrchestratorMessage(eventMessage('c'));
   clock.advance(1);

@@ -25,6 +25,9 @@ DECLARE
   v_expired_at bigint[];
   v_expired_msg bigint[];
   v_next integer;
+  v_free refcursor;
+  v_done boolean;
+  v_id text;
   v_found json[];
   v_claimed integer;
   c record;
@@ -55,8 +58,9 @@ BEGIN
     ) e;
     v_next := 1;
 
-    -- The free messages, oldest first (the fetch index); each instance is tried at its first one.
-    FOR c IN
+    -- The free messages, oldest first (the fetch index); each instance is tried at its first one,
+    -- and the expired instances in between, in the same order.
+    OPEN v_free FOR
       SELECT q.instance_id, q.visible_at, q.id
       FROM orchestrator_queue q
       WHERE q.lock_token IS NULL AND q.visible_at <= v_now
@@ -64,37 +68,29 @@ BEGIN
         AND (q.kind IN ('terminate', 'resume')
              OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.instance_id = q.instance_id AND i.status = 'suspended'))
       ORDER BY q.visible_at, q.id
-      LIMIT p_max * 4 + 100
+      LIMIT p_max * 4 + 100;
+    FETCH v_free INTO c;
+    v_done := NOT FOUND;
     LOOP
-      -- Expired instances that come before this message, in order.
-      WHILE v_next <= cardinality(v_expired_ids)
-            AND (v_expired_at[v_next], v_expired_msg[v_next]) < (c.visible_at, c.id) LOOP
-        IF v_expired_ids[v_next] <> ALL (v_tried) THEN
-          v_tried := v_tried || v_expired_ids[v_next];
-          IF ds_try_instance(v_expired_ids[v_next], v_now) THEN
-            v_chosen := v_chosen || v_expired_ids[v_next];
-          END IF;
-        END IF;
-        v_next := v_next + 1;
-      END LOOP;
       EXIT WHEN cardinality(v_chosen) >= p_max - cardinality(v_items);
-      CONTINUE WHEN c.instance_id = ANY (v_tried);
-      v_tried := v_tried || c.instance_id;
-      IF ds_try_instance(c.instance_id, v_now) THEN
-        v_chosen := v_chosen || c.instance_id;
-        EXIT WHEN cardinality(v_chosen) >= p_max - cardinality(v_items);
+      IF v_next <= cardinality(v_expired_ids)
+         AND (v_done OR (v_expired_at[v_next], v_expired_msg[v_next]) < (c.visible_at, c.id)) THEN
+        v_id := v_expired_ids[v_next];
+        v_next := v_next + 1;
+      ELSIF v_done THEN
+        EXIT;
+      ELSE
+        v_id := c.instance_id;
+        FETCH v_free INTO c;
+        v_done := NOT FOUND;
+      END IF;
+      CONTINUE WHEN v_id = ANY (v_tried);
+      v_tried := v_tried || v_id;
+      IF ds_try_instance(v_id, v_now) THEN
+        v_chosen := v_chosen || v_id;
       END IF;
     END LOOP;
-    -- Expired instances after the last free message read.
-    WHILE v_next <= cardinality(v_expired_ids) AND cardinality(v_chosen) < p_max - cardinality(v_items) LOOP
-      IF v_expired_ids[v_next] <> ALL (v_tried) THEN
-        v_tried := v_tried || v_expired_ids[v_next];
-        IF ds_try_instance(v_expired_ids[v_next], v_now) THEN
-          v_chosen := v_chosen || v_expired_ids[v_next];
-        END IF;
-      END IF;
-      v_next := v_next + 1;
-    END LOOP;
+    CLOSE v_free;
     EXIT WHEN cardinality(v_chosen) = 0;
 
     SELECT h.items, h.claimed INTO v_found, v_claimed FROM ds_lock_instances(v_chosen, v_now, v_until, p_owner) h;
