@@ -38,7 +38,7 @@ pool.on('error', (err) => logger.warn({ err }, 'idle runtime connection failed')
 const logPool = config.evidence ? new pg.Pool({ connectionString: withApplicationName(config.url, `${config.applicationName}-log`), max: 1 }) : undefined;
 logPool?.on('error', (err) => logger.warn({ err }, 'idle run-log connection failed'));
 
-const provider = await openPostgresProvider({ pool, schema: config.schema, migrate: false, logger, ...(config.groupSize ? { groupSize: config.groupSize } : {}) });
+const provider = await openPostgresProvider({ pool, schema: config.schema, migrate: false, logger, groupSize: config.groupSize });
 const runtime = createRuntime({
   provider,
   orchestrations: STRESS_ORCHESTRATIONS,
