@@ -20,7 +20,7 @@ export interface ObservedInstance {
 
 export interface ReplayOutcome {
   instanceId: string;
-  /** Null when the replayed snapshot, status and output equal the stored ones; else what differed. */
+  /** Null when the replayed snapshot, context, status and output equal the stored ones; else what differed. */
   problem: string | null;
 }
 
@@ -123,7 +123,7 @@ export function checkResultsAppliedOnce(plan: readonly PlannedInstance[], obs: O
   return { name: 'each result applied once', checked: expected.size, failures };
 }
 
-/** Every instance's history replays to the snapshot, status and output it stored. */
+/** Every instance's history replays to the snapshot, context, status and output it stored. */
 export function checkReplays(obs: Observations): CheckResult {
   const failures = obs.replays.filter((r) => r.problem !== null).map((r) => `${r.instanceId}: ${r.problem}`);
   const replayed = new Set(obs.replays.map((r) => r.instanceId));

@@ -29,7 +29,7 @@ async function readAllHistory(provider: Provider, record: InstanceRecord): Promi
   return events;
 }
 
-/** The stored snapshot went through jsonb: compare with the replayed one as JSON too. */
+/** The stored snapshot and context went through jsonb: compare with the replayed ones as JSON too. */
 const asJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value) ?? 'null');
 
 function replayOne(definitions: ReadonlyMap<string, OrchestrationDefinition>, record: InstanceRecord, history: HistoryEvent[]): ReplayOutcome {
@@ -40,6 +40,7 @@ function replayOne(definitions: ReadonlyMap<string, OrchestrationDefinition>, re
     const replayed = replayHistory(definition, current);
     const differs = [
       isDeepStrictEqual(asJson(replayed.snapshot), record.snapshot) ? null : 'snapshot',
+      isDeepStrictEqual(asJson(replayed.context), record.context) ? null : 'context',
       replayed.status === record.status ? null : `status (replayed ${replayed.status}, stored ${record.status})`,
       isDeepStrictEqual(asJson(replayed.output), record.output) ? null : 'output',
     ].filter((d) => d !== null);

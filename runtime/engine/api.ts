@@ -60,7 +60,7 @@ export const DEFAULT_UNKNOWN_DEFINITION_DELAY_MS = 5000;
  */
 export interface ResumableMachine {
   definitionHash: string;
-  /** The persisted machine as the turn committed it (InstanceRecord.snapshot's `machine`). */
+  /** The persisted machine as the turn committed it: InstanceRecord.snapshot's `machine` with the record's context. */
   persisted: Json;
   machine: AnyMachineSnapshot;
 }

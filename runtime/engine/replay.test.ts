@@ -57,7 +57,8 @@ test('replaying the history with the unchanged definition reproduces the stored 
   const replayed = replayHistory(v1, inst.executionHistory());
   assert.is(canonicalJson(replayed.snapshot), canonicalJson(inst.record!.snapshot!));
   assert.is(replayed.status, 'running');
-  const ctx = (replayed.snapshot as { machine: { context: { stamps: number[]; ids: string[] } } }).machine.context;
+  assert.equal(replayed.context, inst.record!.context, 'the context, stored in the record');
+  const ctx = replayed.context as { stamps: number[]; ids: string[] };
   assert.equal(ctx.stamps, [T0 + 10, T0 + 30], 'now() is the logical time recorded for each event');
   assert.is(new Set(ctx.ids).size, 4, 'uuid() differs per call and per event');
 });

@@ -13,7 +13,7 @@ import { applyEvent, applyStarted, endExecutionForContinue, type EventData, type
 import type { Command } from './commands.js';
 import { freshExecution, TurnRecorder, type Execution } from './execution.js';
 import { elementActivityId } from './fan-out-state.js';
-import { persistMachine, type StoredSnapshot } from './stored-snapshot.js';
+import { persistMachine, storedMachine, type StoredSnapshot } from './stored-snapshot.js';
 
 /** Replays one execution's history (events of one executionId, any order). NondeterminismError on any difference. */
 export function replayExecution(definition: OrchestrationDefinition, instanceId: string, events: readonly HistoryEventInput[]): Execution {
@@ -86,16 +86,19 @@ function compareCommands(instanceId: string, recordedCommands: Json[], replayedC
   }
 }
 
-/** The stored snapshot JSON of an execution (what runTurn writes into InstanceWrite.snapshot). */
-export function storedSnapshotOf(exec: Execution): StoredSnapshot {
+/** The stored snapshot JSON of an execution (what runTurn writes into InstanceWrite.snapshot) and the context it leaves to the record. */
+export function storedSnapshotOf(exec: Execution): { snapshot: StoredSnapshot; context: Json | null } {
   if (exec.machine === null) throw new Error('the execution has not started');
-  return { machine: persistMachine(exec.definition.machine, exec.machine, exec.maxPayloadBytes), pending: exec.pending, counter: exec.counter };
+  const persisted = persistMachine(exec.definition.machine, exec.machine, exec.maxPayloadBytes);
+  return { snapshot: { machine: storedMachine(persisted), pending: exec.pending, counter: exec.counter }, context: persisted.context ?? null };
 }
 
 export interface ReplayResult {
   executionId: number;
   /** Equal (as JSON) to InstanceRecord.snapshot when the history was produced by this definition. */
   snapshot: Json;
+  /** The machine's context, which the snapshot leaves to the record: equal to InstanceRecord.context then. */
+  context: Json | null;
   status: InstanceStatus;
   output: Json | null;
 }
@@ -109,9 +112,11 @@ export function replayHistory(definition: OrchestrationDefinition, history: read
   if (history.length === 0) throw new NondeterminismError('an empty history cannot be replayed');
   const executionId = Math.max(...history.map((e) => e.executionId));
   const exec = replayExecution(definition, history[0]!.instanceId, history.filter((e) => e.executionId === executionId));
+  const { snapshot, context } = storedSnapshotOf(exec);
   return {
     executionId,
-    snapshot: storedSnapshotOf(exec) as unknown as Json,
+    snapshot: snapshot as unknown as Json,
+    context,
     status: exec.status,
     output: exec.output,
   };

@@ -40,7 +40,8 @@ test('a committed turn offers its live machine and what it stored; an ended inst
   const { outcome } = started('offer');
   assert.ok(outcome.resume);
   assert.is(outcome.resume.definitionHash, order.definitionHash);
-  assert.equal(outcome.resume.persisted, (outcome.delta.instance.snapshot as { machine: Json }).machine);
+  const { machine } = outcome.delta.instance.snapshot as { machine: Record<string, Json> };
+  assert.equal(outcome.resume.persisted, { ...machine, context: outcome.delta.instance.context });
   assert.equal(outcome.resume.machine.value, 'charging');
   const { record } = started('offer-end');
   const end = expectCommit(runTurn({ item: item('offer-end', record, [message('offer-end', 'event', { type: 'REJECT' })], T0 + 1), registry, options: TEST_OPTIONS }));

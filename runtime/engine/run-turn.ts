@@ -31,7 +31,7 @@ import { freshExecution, TurnRecorder, type Execution } from './execution.js';
 import { assertJsonSafe } from '../../providers/json-safety.js';
 import { replayExecution, storedSnapshotOf } from './replay.js';
 import type { StepResult } from './step.js';
-import { copyPending, emptyPending, readStoredSnapshot, restoreMachine } from './stored-snapshot.js';
+import { copyPending, emptyPending, persistedMachine, readStoredSnapshot, restoreMachine } from './stored-snapshot.js';
 import { recordDropped, type Frame } from './turn-frame.js';
 import { turnMessages } from './result-groups.js';
 
@@ -104,7 +104,7 @@ function restoreExecution(frame: Frame, record: InstanceRecord): Execution | 'ne
   if (stored && record.definitionHash === definition.definitionHash) {
     exec = newExecution(frame);
     exec.executionId = record.executionId;
-    exec.machine = resumedOrRestored(frame, stored.machine);
+    exec.machine = resumedOrRestored(frame, persistedMachine(stored.machine, record.context));
     exec.pending = copyPending(stored.pending);
     exec.counter = stored.counter;
   } else {
@@ -180,7 +180,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
     keepRest = follow(applyEvent(exec, rec, eventDataOf(msg, item.now)));
     if (msg.kind === 'suspend' && exec.status === 'suspended') keepRest = true;
   }
-  const stored = storedSnapshotOf(exec);
+  const { snapshot: stored, context } = storedSnapshotOf(exec);
   const persisted = stored.machine as Record<string, Json>;
   const work = deltaOfCommands(exec.instanceId, rec.commands);
   const parent = record?.parent ?? frame.start?.payload.parent ?? null;
@@ -193,7 +193,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
       executionId: exec.executionId,
       status: exec.status,
       stateValue: persisted.value ?? null,
-      context: persisted.context ?? null,
+      context,
       input: exec.input,
       passedExecutionInputs: passedInputs,
       output: exec.output,
@@ -212,7 +212,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
     deadLetterMessageIds: [],
   };
   const resume = exec.machine !== null && !isTerminal(exec.status)
-    ? { definitionHash: frame.definition.definitionHash, persisted: stored.machine, machine: exec.machine }
+    ? { definitionHash: frame.definition.definitionHash, persisted: persistedMachine(stored.machine, context), machine: exec.machine }
     : null;
   return { kind: 'commit', delta, afterCommit: work.afterCommit, log: rec.logs, executionId: exec.executionId, turn: (record?.turns ?? 0) + 1, resume };
 }

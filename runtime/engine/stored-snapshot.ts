@@ -2,12 +2,15 @@
  * What the engine stores in InstanceRecord.snapshot: the persisted XState snapshot plus the engine's
  * own bookkeeping of the current execution, so a turn needs nothing but the record:
  *
- *   { machine: <machine.getPersistedSnapshot(...)>,
+ *   { machine: <machine.getPersistedSnapshot(...), without its context (storedMachine)>,
  *     pending: { activities: { [activityId]: { invokeId, name } },
  *                timers:     { [timerId]: { sendId } },
  *                children:   { [childInstanceId]: { invokeId, name } },
  *                fanOuts?:   { [fanOutId]: { invokeId, settle, remaining, open, results } } },
  *     counter: <last number used for durable ids in this execution> }
+ *
+ * The machine's context is not in it: the record keeps it in its own field (InstanceRecord.context),
+ * and a turn's write, its reply to the dispatcher and every fetch would carry it twice.
  */
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { Json } from '../../providers/types.js';
@@ -85,6 +88,24 @@ export function persistMachine(machine: AnyStateMachine, snapshot: AnyMachineSna
   // is that small, so is the context, and it need not be serialised again just to be measured.
   if (maxPayloadBytes !== undefined && text.length * 3 > maxPayloadBytes) assertJsonSafe(persisted.context, 'context', maxPayloadBytes);
   return JSON.parse(text) as Record<string, Json>;
+}
+
+/**
+ * The stored form of a persisted machine: without its context, which the record stores beside it
+ * (InstanceWrite.context). A context that is null stays, so that persistedMachine can tell it from
+ * one that is absent (a machine without context), which the record also stores as null.
+ */
+export function storedMachine(persisted: Record<string, Json>): Record<string, Json> {
+  if (persisted.context === undefined || persisted.context === null) return persisted;
+  const stored = { ...persisted };
+  delete stored.context;
+  return stored;
+}
+
+/** The persisted machine a stored one was made from, with its context back from the record. Snapshots stored by earlier versions carry their own. */
+export function persistedMachine(stored: Json, context: Json | null): Json {
+  if (context === null || stored === null || typeof stored !== 'object' || Array.isArray(stored) || 'context' in stored) return stored;
+  return { ...stored, context };
 }
 
 /**
