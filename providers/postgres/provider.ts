@@ -24,6 +24,7 @@ import { GroupCommit, type Outcome } from './group-commit.js';
 import { PostgresFaults } from './faults.js';
 import { Notifier, type QueueName } from './notifier.js';
 import { statements, type Statement, type Statements } from './statements.js';
+import { deltaWire, withoutNulls } from './wire.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A bigint row id as text (message and dead-letter ids); anything else names no row. */
@@ -119,7 +120,8 @@ export class PostgresProvider implements Provider {
   async enqueueOrchestratorMessage(msg: OrchestratorMessageInput, opts?: { visibleAt?: number }): Promise<{ id: string }> {
     const args = messageArgs(msg, 'message', checkedJson);
     const visibleAt = opts?.visibleAt === undefined ? null : ms(requireTime(opts.visibleAt, 'visibleAt'));
-    const id = await this.enqueues.submit(JSON.stringify({ now: this.nowParam(), msg: args, visibleAt }));
+    const entry = withoutNulls({ now: this.nowParam(), msg: withoutNulls(args, ['executionId', 'timerId', 'visibleAt']), visibleAt }, ['now', 'visibleAt']);
+    const id = await this.enqueues.submit(JSON.stringify(entry));
     return { id: String(id) };
   }
 
@@ -139,13 +141,13 @@ export class PostgresProvider implements Provider {
       throw new InvalidArgumentError('keepMessageIds and deadLetterMessageIds must be messages fetched with this lock');
     }
     const token = this.token(lockToken);
-    const body = {
+    const body = deltaWire({
       ...args,
       messages: args.messages.map((m) => ({ ...m, visibleAt: m.visibleAt === null ? null : ms(m.visibleAt) })),
       timers: args.timers.map((t) => ({ ...t, fireAt: ms(t.fireAt) })),
       workItems: args.workItems.map((w) => ({ ...w, visibleAt: w.visibleAt === null ? null : ms(w.visibleAt) })),
-    };
-    const entry = { now: this.nowParam(), token, delta: body, ...(lockWork ? { lockWork: { ...lockWork, lockMs: ms(lockWork.lockMs) } } : {}) };
+    });
+    const entry = withoutNulls({ now: this.nowParam(), token, delta: body, lockWork: lockWork ? { ...lockWork, lockMs: ms(lockWork.lockMs) } : null }, ['now', 'lockWork']);
     return (await this.orchestrationAcks.submit(JSON.stringify(entry))) as WorkItem[];
   }
 
@@ -166,11 +168,11 @@ export class PostgresProvider implements Provider {
   async ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<OrchestrationItem | null> {
     const args = messageArgs(result, 'result', checkedJson);
     const { deadLetterReason, lockInstance } = workAckOptionsArgs(opts);
-    const body = { ...args, visibleAt: args.visibleAt === null ? null : ms(args.visibleAt) };
-    const entry = {
+    const body = withoutNulls({ ...args, visibleAt: args.visibleAt === null ? null : ms(args.visibleAt) }, ['executionId', 'timerId', 'visibleAt']);
+    const entry = withoutNulls({
       now: this.nowParam(), token: this.token(lockToken), result: body, deadLetterReason,
-      ...(lockInstance ? { lockInstance: { ...lockInstance, lockMs: ms(lockInstance.lockMs) } } : {}),
-    };
+      lockInstance: lockInstance ? { ...lockInstance, lockMs: ms(lockInstance.lockMs) } : null,
+    }, ['now', 'deadLetterReason', 'lockInstance']);
     const item = (await this.workAcks.submit(JSON.stringify(entry))) as OrchestrationItem | undefined;
     if (item) this.observeNow(item.now);
     return item ?? null;

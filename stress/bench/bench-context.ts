@@ -97,6 +97,8 @@ export interface BenchContext {
   options: BenchOptions;
   server: StressServer;
   pgbench: PgbenchResult;
+  /** `pgbench -N` again, as at the start (same clients and seconds): a yardstick taken beside a timed phase (bracketing.ts). */
+  measurePgbench(): Promise<PgbenchResult>;
   /** `Math.max(min, round(full * scale))`: a size scaled for this run. */
   size(full: number, min: number): number;
   openSchema(opts: {
@@ -111,11 +113,13 @@ const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
 
 export async function createBenchContext(options: BenchOptions, pgbench?: PgbenchResult): Promise<BenchContext & { close(): Promise<void> }> {
   const server = await openServer({ url: options.url, embedded: options.embedded });
-  const measured = pgbench ?? (await measurePgbench(server.url, { clients: options.pgbenchClients, seconds: options.pgbenchSeconds }));
+  const measure = () => measurePgbench(server.url, { clients: options.pgbenchClients, seconds: options.pgbenchSeconds });
+  const measured = pgbench ?? (await measure());
   return {
     options,
     server,
     pgbench: measured,
+    measurePgbench: measure,
     size: (full, min) => Math.max(min, Math.round(full * options.scale)),
     async openSchema({ orchestrations, activities, wrapPool }) {
       const schema = `bench_${randomBytes(4).toString('hex')}`;

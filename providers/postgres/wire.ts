@@ -1,0 +1,38 @@
+/**
+ * What the provider sends its stored functions, less what they read as absent anyway: an empty list,
+ * an optional field that is null. The server parses every byte of a group commit into jsonb before
+ * the function starts (a third of a first-turn ack's server CPU), and a first turn's ack of the
+ * throughput workload carried 190 such bytes of 1,550: leaving them out took 12% off its parse
+ * (~10 µs, `SELECT $1::jsonb` of 150 acks on one connection).
+ * The functions read each of these with coalesce(x, '[]'), a strict set-returning function
+ * (jsonb_to_recordset, jsonb_array_elements) or ->>, for which absent and null are the same
+ * (001_init.sql onwards); a message's payload, which may be JSON null, is always sent.
+ */
+import type { DeltaArgs } from '../arguments.js';
+
+/** A copy of `value` without those of `keys` whose value is null. */
+export function withoutNulls<T extends object>(value: T, keys: readonly (keyof T)[]): Partial<T> {
+  const copy: Partial<T> = { ...value };
+  for (const key of keys) if (copy[key] === null) delete copy[key];
+  return copy;
+}
+
+/** A copy of `value` without those of `keys` that are empty lists. */
+function withoutEmptyLists<T extends object>(value: T, keys: readonly (keyof T)[]): Partial<T> {
+  const copy: Partial<T> = { ...value };
+  for (const key of keys) if ((copy[key] as unknown[]).length === 0) delete copy[key];
+  return copy;
+}
+
+const OPTIONAL_LISTS = ['messages', 'timers', 'workItems', 'cancelTimers', 'cancelActivities', 'keepMessageIds', 'deadLetterMessageIds'] as const;
+
+/** A turn's delta as ackOrchestrationItem sends it; times are already whole milliseconds. */
+export function deltaWire(delta: DeltaArgs): Partial<DeltaArgs> {
+  const wire = withoutEmptyLists(delta, OPTIONAL_LISTS);
+  // Read only for the messages it dead-letters (the functions default it the same way).
+  if (delta.deadLetterMessageIds.length === 0) delete wire.deadLetterReason;
+  wire.instance = withoutEmptyLists(delta.instance, ['passedExecutionInputs']) as DeltaArgs['instance'];
+  if (wire.messages) wire.messages = wire.messages.map((m) => withoutNulls(m, ['executionId', 'timerId', 'visibleAt']) as typeof m);
+  if (wire.workItems) wire.workItems = wire.workItems.map((w) => withoutNulls(w, ['visibleAt']) as typeof w);
+  return wire;
+}
