@@ -24,7 +24,7 @@ import { GroupCommit, type Outcome } from './group-commit.js';
 import { PostgresFaults } from './faults.js';
 import { Notifier, type QueueName } from './notifier.js';
 import { statements, type Statement, type Statements } from './statements.js';
-import { deltaWire, withoutNulls } from './wire.js';
+import { deltaWire, messageWire, withoutNulls } from './wire.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A bigint row id as text (message and dead-letter ids); anything else names no row. */
@@ -120,7 +120,7 @@ export class PostgresProvider implements Provider {
   async enqueueOrchestratorMessage(msg: OrchestratorMessageInput, opts?: { visibleAt?: number }): Promise<{ id: string }> {
     const args = messageArgs(msg, 'message', checkedJson);
     const visibleAt = opts?.visibleAt === undefined ? null : ms(requireTime(opts.visibleAt, 'visibleAt'));
-    const entry = withoutNulls({ now: this.nowParam(), msg: withoutNulls(args, ['executionId', 'timerId', 'visibleAt']), visibleAt }, ['now', 'visibleAt']);
+    const entry = withoutNulls({ now: this.nowParam(), msg: messageWire(args), visibleAt }, ['now', 'visibleAt']);
     const id = await this.enqueues.submit(JSON.stringify(entry));
     return { id: String(id) };
   }
@@ -168,7 +168,7 @@ export class PostgresProvider implements Provider {
   async ackWorkItem(lockToken: string, result: OrchestratorMessageInput, opts?: WorkItemAckOptions): Promise<OrchestrationItem | null> {
     const args = messageArgs(result, 'result', checkedJson);
     const { deadLetterReason, lockInstance } = workAckOptionsArgs(opts);
-    const body = withoutNulls({ ...args, visibleAt: args.visibleAt === null ? null : ms(args.visibleAt) }, ['executionId', 'timerId', 'visibleAt']);
+    const body = messageWire({ ...args, visibleAt: args.visibleAt === null ? null : ms(args.visibleAt) });
     const entry = withoutNulls({
       now: this.nowParam(), token: this.token(lockToken), result: body, deadLetterReason,
       lockInstance: lockInstance ? { ...lockInstance, lockMs: ms(lockInstance.lockMs) } : null,

@@ -24,6 +24,11 @@ function withoutEmptyLists<T extends object>(value: T, keys: readonly (keyof T)[
   return copy;
 }
 
+/** A message (an enqueue's, a work ack's result, a turn's) without its null options. */
+export function messageWire<T extends { executionId: number | null; timerId: string | null; visibleAt: number | null }>(message: T): Partial<T> {
+  return withoutNulls(message, ['executionId', 'timerId', 'visibleAt']);
+}
+
 const OPTIONAL_LISTS = ['messages', 'timers', 'workItems', 'cancelTimers', 'cancelActivities', 'keepMessageIds', 'deadLetterMessageIds'] as const;
 
 /** A turn's delta as ackOrchestrationItem sends it; times are already whole milliseconds. */
@@ -32,7 +37,7 @@ export function deltaWire(delta: DeltaArgs): Partial<DeltaArgs> {
   // Read only for the messages it dead-letters (the functions default it the same way).
   if (delta.deadLetterMessageIds.length === 0) delete wire.deadLetterReason;
   wire.instance = withoutEmptyLists(delta.instance, ['passedExecutionInputs']) as DeltaArgs['instance'];
-  if (wire.messages) wire.messages = wire.messages.map((m) => withoutNulls(m, ['executionId', 'timerId', 'visibleAt']) as typeof m);
+  if (wire.messages) wire.messages = wire.messages.map((m) => messageWire(m) as typeof m);
   if (wire.workItems) wire.workItems = wire.workItems.map((w) => withoutNulls(w, ['visibleAt']) as typeof w);
   return wire;
 }

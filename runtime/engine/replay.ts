@@ -86,11 +86,14 @@ function compareCommands(instanceId: string, recordedCommands: Json[], replayedC
   }
 }
 
-/** The stored snapshot JSON of an execution (what runTurn writes into InstanceWrite.snapshot) and the context it leaves to the record. */
-export function storedSnapshotOf(exec: Execution): { snapshot: StoredSnapshot; context: Json | null } {
+/**
+ * The stored snapshot JSON of an execution (what runTurn writes into InstanceWrite.snapshot) and the
+ * persisted machine it was made from, whose context goes to the record (InstanceWrite.context).
+ */
+export function storedSnapshotOf(exec: Execution): { snapshot: StoredSnapshot; persisted: Record<string, Json> } {
   if (exec.machine === null) throw new Error('the execution has not started');
   const persisted = persistMachine(exec.definition.machine, exec.machine, exec.maxPayloadBytes);
-  return { snapshot: { machine: storedMachine(persisted), pending: exec.pending, counter: exec.counter }, context: persisted.context ?? null };
+  return { snapshot: { machine: storedMachine(persisted), pending: exec.pending, counter: exec.counter }, persisted };
 }
 
 export interface ReplayResult {
@@ -112,11 +115,11 @@ export function replayHistory(definition: OrchestrationDefinition, history: read
   if (history.length === 0) throw new NondeterminismError('an empty history cannot be replayed');
   const executionId = Math.max(...history.map((e) => e.executionId));
   const exec = replayExecution(definition, history[0]!.instanceId, history.filter((e) => e.executionId === executionId));
-  const { snapshot, context } = storedSnapshotOf(exec);
+  const { snapshot, persisted } = storedSnapshotOf(exec);
   return {
     executionId,
     snapshot: snapshot as unknown as Json,
-    context,
+    context: persisted.context ?? null,
     status: exec.status,
     output: exec.output,
   };

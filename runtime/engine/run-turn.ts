@@ -180,8 +180,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
     keepRest = follow(applyEvent(exec, rec, eventDataOf(msg, item.now)));
     if (msg.kind === 'suspend' && exec.status === 'suspended') keepRest = true;
   }
-  const { snapshot: stored, context } = storedSnapshotOf(exec);
-  const persisted = stored.machine as Record<string, Json>;
+  const { snapshot: stored, persisted } = storedSnapshotOf(exec);
   const work = deltaOfCommands(exec.instanceId, rec.commands);
   const parent = record?.parent ?? frame.start?.payload.parent ?? null;
   // A record that was terminal before the turn never gets here (consumeAfterEnd), so a terminal status is new.
@@ -193,7 +192,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
       executionId: exec.executionId,
       status: exec.status,
       stateValue: persisted.value ?? null,
-      context,
+      context: persisted.context ?? null,
       input: exec.input,
       passedExecutionInputs: passedInputs,
       output: exec.output,
@@ -212,7 +211,7 @@ function applyMessages(frame: Frame, exec: Execution): TurnOutcome {
     deadLetterMessageIds: [],
   };
   const resume = exec.machine !== null && !isTerminal(exec.status)
-    ? { definitionHash: frame.definition.definitionHash, persisted: persistedMachine(stored.machine, context), machine: exec.machine }
+    ? { definitionHash: frame.definition.definitionHash, persisted, machine: exec.machine }
     : null;
   return { kind: 'commit', delta, afterCommit: work.afterCommit, log: rec.logs, executionId: exec.executionId, turn: (record?.turns ?? 0) + 1, resume };
 }
