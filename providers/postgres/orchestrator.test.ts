@@ -50,6 +50,37 @@ test('groupSize bounds one group commit: 5 enqueues made together with groupSize
   }
 });
 
+test('stored values (snapshot, context, state value, history data, work payloads) come back as sent, by the group ack and by the one-by-one path', async ({ p }) => {
+  const values = (tag: string) => ({
+    context: { tag, n: [1, 2.5, null], 'quote"': 'a\\b\u00e9' },
+    stateValue: { parent: tag },
+    snapshot: { machine: { value: tag }, pending: {}, counter: 3 },
+  });
+  const payload = (tag: string) => ({ input: { tag }, retry: { maxAttempts: 2 } });
+  // 'a' goes through the set-based group ack; 'b' keeps a message, which only the one-by-one path does.
+  await p.enqueueOrchestratorMessage(startMessage('a'));
+  const a = await fetchOne(p, 'a');
+  await p.ackOrchestrationItem(a.lockToken, sampleDelta({
+    instance: values('a'), history: historyEvents(1, 0, 2), workItems: [workItem('a', 'w#a', { payload: payload('a') })],
+  }));
+  await p.enqueueOrchestratorMessage(startMessage('b'));
+  await p.enqueueOrchestratorMessage(eventMessage('b', 'LATER'));
+  const b = await fetchOne(p, 'b');
+  await p.ackOrchestrationItem(b.lockToken, sampleDelta({
+    instance: values('b'), history: historyEvents(1, 0, 2), workItems: [workItem('b', 'w#b', { payload: payload('b') })],
+    keepMessageIds: [b.messages[1]!.id],
+  }));
+  for (const id of ['a', 'b']) {
+    const record = await p.getInstance(id);
+    assert.equal([record?.context, record?.stateValue, record?.snapshot], Object.values(values(id)), id);
+    const history: unknown[] = [];
+    for await (const e of p.readHistory(id)) history.push(e.data);
+    assert.equal(history, historyEvents(1, 0, 2).map((e) => e.data), `${id}'s history`);
+  }
+  const work = await p.fetchWorkItems({ max: 10, lockMs: 60_000 });
+  assert.equal(work.map((w) => [w.activityId, w.payload]).sort(), [['w#a', payload('a')], ['w#b', payload('b')]]);
+});
+
 test('a groupSize that is not a positive integer is InvalidArgumentError', async ({ bed }) => {
   for (const groupSize of [0, 1.5, -3, Number.NaN]) {
     await expectError(bed.open({ groupSize }), InvalidArgumentError, `groupSize ${groupSize}`);
