@@ -10,18 +10,25 @@
  */
 import type { DeltaArgs } from '../arguments.js';
 
+/**
+ * A copy of `value` without the keys `drop` names. Built key by key, not copied and then thinned with
+ * `delete`: an object that loses a property is turned into a slow dictionary-mode object by V8, which
+ * made these copies and the `JSON.stringify` after them cost more than the bytes they saved.
+ */
+function copyWithout<T extends object>(value: T, drop: (key: string, v: unknown) => boolean): Partial<T> {
+  const copy: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (!drop(key, v)) copy[key] = v;
+  return copy as Partial<T>;
+}
+
 /** A copy of `value` without those of `keys` whose value is null. */
-export function withoutNulls<T extends object>(value: T, keys: readonly (keyof T)[]): Partial<T> {
-  const copy: Partial<T> = { ...value };
-  for (const key of keys) if (copy[key] === null) delete copy[key];
-  return copy;
+export function withoutNulls<T extends object>(value: T, keys: readonly (keyof T & string)[]): Partial<T> {
+  return copyWithout(value, (key, v) => v === null && (keys as readonly string[]).includes(key));
 }
 
 /** A copy of `value` without those of `keys` that are empty lists. */
-function withoutEmptyLists<T extends object>(value: T, keys: readonly (keyof T)[]): Partial<T> {
-  const copy: Partial<T> = { ...value };
-  for (const key of keys) if ((copy[key] as unknown[]).length === 0) delete copy[key];
-  return copy;
+function withoutEmptyLists<T extends object>(value: T, keys: readonly (keyof T & string)[]): Partial<T> {
+  return copyWithout(value, (key, v) => (keys as readonly string[]).includes(key) && (v as unknown[]).length === 0);
 }
 
 /** A message (an enqueue's, a work ack's result, a turn's) without its null options. */
@@ -33,9 +40,11 @@ const OPTIONAL_LISTS = ['messages', 'timers', 'workItems', 'cancelTimers', 'canc
 
 /** A turn's delta as ackOrchestrationItem sends it; times are already whole milliseconds. */
 export function deltaWire(delta: DeltaArgs): Partial<DeltaArgs> {
-  const wire = withoutEmptyLists(delta, OPTIONAL_LISTS);
-  // Read only for the messages it dead-letters (the functions default it the same way).
-  if (delta.deadLetterMessageIds.length === 0) delete wire.deadLetterReason;
+  const lists: readonly string[] = OPTIONAL_LISTS;
+  const wire = copyWithout(delta, (key, v) =>
+    (lists.includes(key) && (v as unknown[]).length === 0) ||
+    // Read only for the messages it dead-letters (the functions default it the same way).
+    (key === 'deadLetterReason' && delta.deadLetterMessageIds.length === 0));
   wire.instance = withoutEmptyLists(delta.instance, ['passedExecutionInputs']) as DeltaArgs['instance'];
   if (wire.messages) wire.messages = wire.messages.map((m) => messageWire(m) as typeof m);
   if (wire.workItems) wire.workItems = wire.workItems.map((w) => withoutNulls(w, ['visibleAt']) as typeof w);
