@@ -32,9 +32,11 @@ export interface Fleet {
  * What the README recommends for dispatcher processes (and `npm run bench` passes to its own): V8's
  * young generation at 64 MB instead of 16. A dispatcher's in-flight turns outlive the default's
  * scavenges and are copied and promoted; throughput benchmark, three interleaved pairs: Node's CPU
- * per turn 84 -> 74 us, scavenge pauses 967 -> 572 ms per run.
+ * per turn 84 -> 74 us, scavenge pauses 967 -> 572 ms per run. At 64 MB from the start, not grown
+ * there: growing, the process's second 2,000 orchestrations still took 1.5-1.8x the Node CPU per turn
+ * of the next ones; at 64 MB from the start, 1.0-1.3x (three runs each).
  */
-const DISPATCHER_NODE_FLAGS = ['--max-semi-space-size=64'];
+const DISPATCHER_NODE_FLAGS = ['--max-semi-space-size=64', '--min-semi-space-size=64'];
 
 export async function startFleet(opts: { size: number; config: WorkerConfig; logDir: string }): Promise<Fleet> {
   const slots: Array<ChildProcess | undefined> = new Array(opts.size).fill(undefined);
