@@ -6,6 +6,7 @@ import { createInstance, expectError, fetchOne, historyEvents, sampleDelta, star
 import { dumpTables, providerSuite, type ProviderSuiteContext } from './test-support.js';
 import type { PostgresProvider } from './provider.js';
 import { channelName } from './notifier.js';
+import { sql } from '../../test/db.js';
 
 const test = providerSuite('postgres worker queue', 'work');
 
@@ -240,6 +241,45 @@ test('result dispatch: an instance\'s last result locks it in the ack\'s commit,
   } finally {
     await listener.end();
   }
+});
+
+test('result dispatch on a connection\'s first call: the ack reads the clock after queuing its results, so the lock it asks for sees them (5 fresh connections)', async ({ bed }) => {
+  // On the database's own clock: the acks below carry no "now", as the provider's do.
+  const real = await bed.open({ listen: false });
+  try {
+    const ids = ['f0', 'f1', 'f2', 'f3', 'f4'];
+    for (const id of ids) await real.enqueueOrchestratorMessage(startMessage(id));
+    const works: WorkItem[] = [];
+    for (const id of ids) {
+      const item = await fetchOne(real, id);
+      works.push(...await real.ackOrchestrationItem(item.lockToken, sampleDelta({ history: historyEvents(1, 0, 1), workItems: [workItem(id, 'w#1')] }), { lockWorkItems: { lockMs: 60_000, max: 1 } }));
+    }
+    for (const w of works) {
+      // A new session compiles the functions on its first call, which takes milliseconds.
+      const fresh = new pg.Client({ connectionString: bed.url });
+      await fresh.connect();
+      try {
+        const result = { instanceId: w.instanceId, kind: 'activityCompleted', payload: { activityId: w.activityId, output: 1 }, executionId: 1 };
+        const r = await fresh.query(`SELECT "${bed.schema}".ack_work_items_locking($1::jsonb) AS r`,
+          [JSON.stringify([{ token: w.lockToken, result, lockInstance: { lockMs: 60_000, owner: 'fresh' } }])]);
+        const [outcome] = r.rows[0].r as Array<{ item?: { instanceId: string; messages: unknown[] } }>;
+        assert.equal([outcome?.item?.instanceId, outcome?.item?.messages.length], [w.instanceId, 1], `${w.instanceId} dispatched`);
+      } finally {
+        await fresh.end();
+      }
+    }
+  } finally {
+    await real.close();
+  }
+});
+
+test('ds_lock_instances names each item\'s instance beside it, in the items\' order', async ({ p, bed, clock }) => {
+  for (const id of ['b', 'a', 'c']) await p.enqueueOrchestratorMessage(startMessage(id));
+  const r = await sql<{ items: Array<{ instanceId: string }>; claimed: number; item_ids: string[] }>(bed.url,
+    `SELECT items, claimed, item_ids FROM "${bed.schema}".ds_lock_instances(ARRAY['a', 'b', 'c', 'none'], $1, $2, 'test')`, [clock.now(), clock.now() + 60_000]);
+  assert.equal(r[0]!.items.map((i) => i.instanceId), ['b', 'a', 'c'], 'oldest first message first');
+  assert.equal(r[0]!.item_ids, ['b', 'a', 'c']);
+  assert.is(r[0]!.claimed, 4, "'none' is claimed and released again: it has no message");
 });
 
 test.run();
