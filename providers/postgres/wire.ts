@@ -26,10 +26,8 @@ export function withoutNulls<T extends object>(value: T, keys: readonly (keyof T
   return copyWithout(value, (key, v) => v === null && (keys as readonly string[]).includes(key));
 }
 
-/** A copy of `value` without those of `keys` that are empty lists. */
-function withoutEmptyLists<T extends object>(value: T, keys: readonly (keyof T & string)[]): Partial<T> {
-  return copyWithout(value, (key, v) => (keys as readonly string[]).includes(key) && (v as unknown[]).length === 0);
-}
+/** Whether `key` is one of `keys` and holds an empty list. */
+const emptyListAt = (keys: readonly string[]) => (key: string, v: unknown): boolean => keys.includes(key) && (v as unknown[]).length === 0;
 
 /** A message (an enqueue's, a work ack's result, a turn's) without its null options. */
 export function messageWire<T extends { executionId: number | null; timerId: string | null; visibleAt: number | null }>(message: T): Partial<T> {
@@ -40,12 +38,12 @@ const OPTIONAL_LISTS = ['messages', 'timers', 'workItems', 'cancelTimers', 'canc
 
 /** A turn's delta as ackOrchestrationItem sends it; times are already whole milliseconds. */
 export function deltaWire(delta: DeltaArgs): Partial<DeltaArgs> {
-  const lists: readonly string[] = OPTIONAL_LISTS;
+  const emptyList = emptyListAt(OPTIONAL_LISTS);
   const wire = copyWithout(delta, (key, v) =>
-    (lists.includes(key) && (v as unknown[]).length === 0) ||
+    emptyList(key, v) ||
     // Read only for the messages it dead-letters (the functions default it the same way).
     (key === 'deadLetterReason' && delta.deadLetterMessageIds.length === 0));
-  wire.instance = withoutEmptyLists(delta.instance, ['passedExecutionInputs']) as DeltaArgs['instance'];
+  wire.instance = copyWithout(delta.instance, emptyListAt(['passedExecutionInputs'])) as DeltaArgs['instance'];
   if (wire.messages) wire.messages = wire.messages.map((m) => messageWire(m) as typeof m);
   if (wire.workItems) wire.workItems = wire.workItems.map((w) => withoutNulls(w, ['visibleAt']) as typeof w);
   return wire;
