@@ -22,8 +22,10 @@ export function statements(schema: string) {
   const stmt = (key: string, text: string): Statement => ({ name: statementName(schema, key), text });
   return {
     now: stmt('now', `SELECT ${s}.ds_now(NULL) AS r`),
-    // One enqueue as the group commit serialises it: { now, msg, visibleAt }.
-    enqueue: stmt('enqueue', `SELECT ${s}.enqueue_orchestrator_message(($1::jsonb->>'now')::bigint, $1::jsonb->'msg', ($1::jsonb->>'visibleAt')::bigint) AS r`),
+    // One enqueue as the group commit serialises it: { now, msg, visibleAt }. A procedure that wakes
+    // the fetcher before the WAL flush and returns after it (013_wake_before_flush.sql); outside a
+    // transaction block, as every pooled query here is.
+    enqueue: stmt('enqueue', `CALL ${s}.enqueue_orchestrator_message_wake_first($1::jsonb, NULL)`),
     // Group commit of enqueues: a jsonb array in, one { id } or { error } per message out (003_enqueue_batch.sql).
     enqueueMany: stmt('enqueue_many', `SELECT ${s}.enqueue_orchestrator_messages($1::jsonb) AS r`),
     fetchOrchestration: stmt('fetch_orch', `SELECT ${s}.fetch_orchestration_items($1::bigint, $2::bigint, $3::integer, $4::text) AS r`),
