@@ -83,10 +83,33 @@ test('a notification that is due wakes every waiter of its queue with notify, an
   await n.close();
 });
 
-test('a payload is <visibleAt>/<databaseNow> or, from older schema versions, a bare <visibleAt>', () => {
-  assert.equal(parseQueuePayload('1700000000123/1700000000125'), { at: 1700000000123, databaseNow: 1700000000125 });
-  assert.equal(parseQueuePayload('1700000000123'), { at: 1700000000123, databaseNow: null });
-  for (const junk of [undefined, '', ' ', 'x', '1/', '/2', '1/x', '1/2/3']) assert.is(parseQueuePayload(junk), null, String(junk));
+test('a payload is <visibleAt>/<databaseNow>, optionally /<instanceId> after it, or, from older schema versions, a bare <visibleAt>', () => {
+  assert.equal(parseQueuePayload('1700000000123/1700000000125'), { at: 1700000000123, databaseNow: 1700000000125, instanceId: null });
+  assert.equal(parseQueuePayload('1700000000123/1700000000125/order-7'), { at: 1700000000123, databaseNow: 1700000000125, instanceId: 'order-7' });
+  assert.equal(parseQueuePayload('1/2/tenant/order/7'), { at: 1, databaseNow: 2, instanceId: 'tenant/order/7' }, 'an id may hold slashes');
+  assert.equal(parseQueuePayload('1700000000123'), { at: 1700000000123, databaseNow: null, instanceId: null });
+  for (const junk of [undefined, '', ' ', 'x', '1/', '/2', '1/x', '1/2/', 'x/2/a', '1//a']) assert.is(parseQueuePayload(junk), null, String(junk));
+});
+
+test('instanceSince names the instance only while one notification naming it is the only wake since', async () => {
+  const { n, notify } = await fixture();
+  await n.start();
+  const since = n.generation('orchestrator');
+  let woken = n.wait('orchestrator', { deadline: deadline(), since });
+  await notify('orchestrator', `${Date.now()}/${Date.now()}/a`);
+  assert.is(await woken, 'notify');
+  assert.is(n.instanceSince('orchestrator', since), 'a');
+  assert.is(n.instanceSince('worker', n.generation('worker') - 1), null, 'the other queue was not woken');
+  woken = n.wait('orchestrator', { deadline: deadline(), since: since + 1 });
+  await notify('orchestrator', `${Date.now()}/${Date.now()}/b`);
+  await woken;
+  assert.is(n.instanceSince('orchestrator', since), null, 'two wakes since: the first instance is not all there is');
+  assert.is(n.instanceSince('orchestrator', since + 1), 'b');
+  woken = n.wait('orchestrator', { deadline: deadline(), since: since + 2 });
+  await notify('orchestrator', `${Date.now()}/${Date.now()}`);
+  await woken;
+  assert.is(n.instanceSince('orchestrator', since + 2), null, 'a notification without an instance (a group\'s) names none');
+  await n.close();
 });
 
 test('a payload the database calls due wakes with notify even when the clock estimate lags behind it', async () => {

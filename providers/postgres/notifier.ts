@@ -69,15 +69,25 @@ export function reconnectDelayMs(attempt: number, random: () => number = Math.ra
 }
 
 /**
- * A queue payload is `<visibleAt>/<databaseNow>` (what ds_notify sends) or a bare `<visibleAt>` (which
- * the notifier also accepts, as ds_notify's comment promises), decimal epoch ms. Null for anything else: it then
- * means "due now" (waking early is harmless).
+ * A queue payload is `<visibleAt>/<databaseNow>` (what ds_notify sends), the same with `/<instanceId>`
+ * after it (a lone enqueue's: the one instance its work is for; the id may itself hold '/'), or a bare
+ * `<visibleAt>` (which the notifier also accepts, as ds_notify's comment promises), decimal epoch ms.
+ * Null for anything else: it then means "due now" (waking early is harmless).
  */
-export function parseQueuePayload(payload: string | undefined): { at: number; databaseNow: number | null } | null {
-  const [at, databaseNow, extra] = (payload ?? '').split('/').map((part) => (part.trim() === '' ? NaN : Number(part)));
-  if (extra !== undefined || !Number.isFinite(at)) return null;
-  if (databaseNow === undefined) return { at: at!, databaseNow: null };
-  return Number.isFinite(databaseNow) ? { at: at!, databaseNow } : null;
+export function parseQueuePayload(payload: string | undefined): { at: number; databaseNow: number | null; instanceId: string | null } | null {
+  const text = payload ?? '';
+  const number = (part: string) => (part.trim() === '' ? NaN : Number(part));
+  const first = text.indexOf('/');
+  if (first < 0) {
+    const at = number(text);
+    return Number.isFinite(at) ? { at, databaseNow: null, instanceId: null } : null;
+  }
+  const second = text.indexOf('/', first + 1);
+  const at = number(text.slice(0, first));
+  const databaseNow = number(second < 0 ? text.slice(first + 1) : text.slice(first + 1, second));
+  const instanceId = second < 0 ? null : text.slice(second + 1);
+  if (!Number.isFinite(at) || !Number.isFinite(databaseNow) || instanceId === '') return null;
+  return { at, databaseNow, instanceId };
 }
 
 function quoteIdentifier(name: string): string {
@@ -94,6 +104,8 @@ interface QueueState {
   generation: number;
   /** Reported by `wait` when `since` shows a wake was missed: the reason of the event that bumped the generation. */
   lastReason: WakeReason;
+  /** The instance the latest wake's work is for, when it was one notification that named one. */
+  lastInstance: string | null;
   waiters: Set<Waiter>;
   timers: TimerHeap;
 }
@@ -133,6 +145,7 @@ export class Notifier {
     const queueState = (queue: QueueName): QueueState => ({
       generation: 0,
       lastReason: 'poll',
+      lastInstance: null,
       waiters: new Set(),
       timers: new TimerHeap(opts.now, () => this.wake(queue, 'timer')),
     });
@@ -158,6 +171,16 @@ export class Notifier {
 
   generation(queue: QueueName): number {
     return this.queues[queue].generation;
+  }
+
+  /**
+   * The instance that all of `queue`'s work announced after generation `since` is for: known when
+   * exactly one wake happened since, and it was a notification naming one instance (a lone enqueue's).
+   * Null otherwise: several wakes, a timer, a safety check, a reconnect, or a group's notification.
+   */
+  instanceSince(queue: QueueName, since: number): string | null {
+    const state = this.queues[queue];
+    return state.generation === since + 1 ? state.lastInstance : null;
   }
 
   /**
@@ -322,17 +345,18 @@ export class Notifier {
     if (observe && note.databaseNow !== null) {
       observe(note.databaseNow);
       // The database's own verdict: the estimate behind now() lags, and would send due work to a timer.
-      if (note.at <= note.databaseNow) return this.wake(topic, 'notify');
+      if (note.at <= note.databaseNow) return this.wake(topic, 'notify', note.instanceId);
     }
-    if (note.at <= this.opts.now()) this.wake(topic, 'notify');
+    if (note.at <= this.opts.now()) this.wake(topic, 'notify', note.instanceId);
     else this.queues[topic].timers.add(note.at);
   }
 
   /** Bump the generation and wake every waiter of the queue at once; fetchers then compete through SKIP LOCKED. */
-  private wake(queue: QueueName, reason: WakeReason): void {
+  private wake(queue: QueueName, reason: WakeReason, instanceId: string | null = null): void {
     const state = this.queues[queue];
     state.generation++;
     state.lastReason = reason;
+    state.lastInstance = instanceId;
     for (const waiter of [...state.waiters]) waiter.finish(reason);
   }
 

@@ -126,7 +126,7 @@ export class PostgresProvider implements Provider {
   }
 
   async fetchOrchestrationItems(opts: FetchOptions): Promise<OrchestrationItem[]> {
-    return this.fetchItems<OrchestrationItem>('orchestrator', this.sql.fetchOrchestration, opts);
+    return this.fetchItems<OrchestrationItem>('orchestrator', this.sql.fetchOrchestration, opts, this.sql.fetchOrchestrationInstance);
   }
 
   async ackOrchestrationItem(lockToken: string, delta: OrchestrationDelta, opts?: AckOptions): Promise<WorkItem[]> {
@@ -327,15 +327,20 @@ export class PostgresProvider implements Provider {
     return lockToken;
   }
 
-  /** Both queues' fetch: the items locked for the caller, or a long-poll until some are. */
-  private fetchItems<T extends { now: number }>(queue: QueueName, stmt: Statement, opts: FetchOptions): Promise<T[]> {
+  /**
+   * Both queues' fetch: the items locked for the caller, or a long-poll until some are. `oneInstance`
+   * (the orchestrator queue's) fetches a single named instance, for wakes that name the only new work.
+   */
+  private fetchItems<T extends { now: number }>(queue: QueueName, stmt: Statement, opts: FetchOptions, oneInstance?: Statement): Promise<T[]> {
     const args = fetchArgs(opts);
     const owner = opts.owner ?? null;
-    return this.longPoll(queue, args, async () => {
-      const items = (await this.query(stmt, [this.nowParam(), ms(args.lockMs), args.max, owner])) as T[];
+    const run = async (s: Statement, values: unknown[]): Promise<T[]> => {
+      const items = (await this.query(s, values)) as T[];
       if (items[0]) this.observeNow(items[0].now);
       return items;
-    });
+    };
+    const fetchInstance = oneInstance && ((instanceId: string) => run(oneInstance, [this.nowParam(), ms(args.lockMs), owner, instanceId]));
+    return this.longPoll(queue, args, () => run(stmt, [this.nowParam(), ms(args.lockMs), args.max, owner]), fetchInstance);
   }
 
   private async abandon(stmt: Statement, lockToken: string, opts: AbandonOptions | undefined): Promise<void> {
@@ -360,22 +365,37 @@ export class PostgresProvider implements Provider {
    * fetch of the queue came back short and no wake happened since: that query would find nothing
    * (anything committed after it notified, and future visibility is on the notifier's timers), and
    * it was a whole round trip per turn, since dispatchers ask again as soon as they get an item.
-   * Only while listening and on the database clock (an injected clock moves without notifications);
+   * By the same reasoning, a wake by one notification that names one instance (a lone enqueue's,
+   * 013_wake_before_flush.sql) after such a short fetch announces all there is new: `fetchInstance`
+   * then locks that instance alone, without the full fetch's scans of the queue, and the queue counts
+   * as drained again whatever it found (another fetcher may have taken it first).
+   * Both only while listening and on the database clock (an injected clock moves without notifications);
    * the query at the wait's deadline still runs, so expired locks of crashed processes are taken over. The deadline is real elapsed time, like the memory
    * model's: an injected clock that does not move must not make a long-poll endless.
    */
-  private async longPoll<T>(queue: QueueName, args: FetchArgs, fetchOnce: () => Promise<T[]>): Promise<T[]> {
+  private async longPoll<T>(
+    queue: QueueName,
+    args: FetchArgs,
+    fetchOnce: () => Promise<T[]>,
+    fetchInstance?: (instanceId: string) => Promise<T[]>,
+  ): Promise<T[]> {
     const realDeadline = Date.now() + args.waitMs;
-    let skip = args.waitMs > 0 && this.drained[queue] === this.notifier.generation(queue) && this.notifier.isListening() && !this.clock;
+    const silenceMeansNothingNew = () => this.notifier.isListening() && !this.clock;
+    let skip = args.waitMs > 0 && this.drained[queue] === this.notifier.generation(queue) && silenceMeansNothingNew();
+    let named: string | null = null;
     for (;;) {
       if (args.signal?.aborted || this.closed) return [];
       const since = this.notifier.generation(queue);
       let found: T[] = [];
-      if (!skip) {
+      if (named !== null && fetchInstance) {
+        found = await fetchInstance(named);
+        this.drained[queue] = since;
+      } else if (!skip) {
         found = await fetchOnce();
         this.drained[queue] = found.length < args.max ? since : null;
       }
       skip = false;
+      named = null;
       const remaining = realDeadline - Date.now();
       if (found.length > 0 || remaining <= 0) return found;
       const reason = await this.notifier.wait(queue, {
@@ -384,6 +404,7 @@ export class PostgresProvider implements Provider {
         ...(args.signal ? { signal: args.signal } : {}),
       });
       if (reason === 'abort') return [];
+      if (this.drained[queue] === since && silenceMeansNothingNew()) named = this.notifier.instanceSince(queue, since);
     }
   }
 

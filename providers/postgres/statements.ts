@@ -29,6 +29,8 @@ export function statements(schema: string) {
     // Group commit of enqueues: a jsonb array in, one { id } or { error } per message out (003_enqueue_batch.sql).
     enqueueMany: stmt('enqueue_many', `SELECT ${s}.enqueue_orchestrator_messages($1::jsonb) AS r`),
     fetchOrchestration: stmt('fetch_orch', `SELECT ${s}.fetch_orchestration_items($1::bigint, $2::bigint, $3::integer, $4::text) AS r`),
+    // One named instance, for a wake that names the only new work (013_wake_before_flush.sql).
+    fetchOrchestrationInstance: stmt('fetch_orch_one', `SELECT ${s}.fetch_orchestration_instance($1::bigint, $2::bigint, $3::text, $4::text) AS r`),
     // Group commits: a jsonb array of acks in, one outcome per ack out (schema/migrations/001_init.sql).
     ackOrchestrations: stmt('ack_orchs', `SELECT ${s}.ack_orchestration_items($1::jsonb) AS r`),
     abandonOrchestration: stmt('abandon_orch', `SELECT ${s}.abandon_orchestration_item($1::bigint, $2::uuid, $3::bigint, $4::boolean) AS r`),
