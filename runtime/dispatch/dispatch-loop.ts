@@ -3,6 +3,13 @@
  * slots, hand each to a handler, never run more than `concurrency` at once. Stopping ends the
  * long-poll through an AbortSignal, lets in-flight handlers finish within a grace period and then
  * tells the rest to give up (each handler abandons its own item: only it knows the lock token).
+ *
+ * Reservations (eager dispatch) take free slots while the loop's own long-poll may be out for the
+ * same ones, so a long-poll can bring more items than there are free slots by the time it returns.
+ * Those are held, not run over the limit (`concurrency` may be a rate limit or a mutex): each starts
+ * when a slot frees, before any new reservation or fetch, or is released unrun (unlocked, its
+ * attempt not counted) if none frees within `holdMs(lockMs)`, so that a worker whose slots are busy for
+ * long does not sit on work others could do, nor let its locks expire. Stopping releases them.
  */
 import type { Logger } from 'pino';
 import { backoffMs, sleep } from './backoff.js';
@@ -21,6 +28,15 @@ export interface DispatchLoopOptions<T> {
    * A rejection is logged; the item's lock then simply expires.
    */
   handle(item: T, giveUp: AbortSignal): Promise<void>;
+  /** Give back fetched items that will not run here: unlocked, their attempt not counted. */
+  release(items: T[]): Promise<void>;
+  /** The items' lock duration: an item fetched past the free slots waits for one at most a quarter of it. */
+  lockMs: number;
+}
+
+/** Longest wait for a slot of an item fetched past the free slots: well within its lock, and short. */
+export function holdMs(lockMs: number): number {
+  return Math.min(1_000, lockMs / 4);
 }
 
 /** Slots taken ahead for items that arrive by another path than this loop's fetch (eager dispatch). */
@@ -50,12 +66,15 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
   let busy = 0;
   let slotFreed: (() => void) | undefined;
   let running: Promise<void> | undefined;
+  /** Fetched past the free slots, oldest first: each starts when a slot frees, or is released at its timer. */
+  const held: Array<{ item: T; timer: NodeJS.Timeout }> = [];
 
   const occupy = (work: Promise<void>, slots: number) => {
     busy += slots;
     const settled = work.finally(() => {
       inFlight.delete(settled);
       busy -= slots;
+      startHeld();
       slotFreed?.();
     });
     inFlight.add(settled);
@@ -64,6 +83,30 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
     const work = opts.handle(item, giveUp.signal).catch((err) => opts.logger.error({ err }, `${opts.name}: handler failed`));
     occupy(work, 1);
   };
+  const release = (items: T[]) => {
+    // Tracked without a slot, so stop() waits for the release too.
+    occupy(opts.release(items).catch((err) => opts.logger.warn({ err }, `${opts.name}: releasing items failed; their locks will expire`)), 0);
+  };
+  const hold = (item: T) => {
+    const entry = {
+      item,
+      timer: setTimeout(() => {
+        held.splice(held.indexOf(entry), 1);
+        opts.logger.debug(`${opts.name}: no slot freed for a held item within ${holdMs(opts.lockMs)} ms; releasing it`);
+        release([item]);
+      }, holdMs(opts.lockMs)),
+    };
+    held.push(entry);
+  };
+  function startHeld(): void {
+    while (held.length > 0 && busy < opts.concurrency) {
+      const entry = held.shift()!;
+      clearTimeout(entry.timer);
+      track(entry.item);
+    }
+  }
+  /** Slots neither running nor promised to held items. */
+  const free = () => opts.concurrency - busy - held.length;
 
   // Resolves when a handler settles or stop() begins, whichever comes first.
   const waitForSlot = () =>
@@ -78,13 +121,13 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
   const loop = async () => {
     let failures = 0;
     while (!stopping.signal.aborted) {
-      if (busy >= opts.concurrency) {
+      if (free() <= 0) {
         await waitForSlot();
         continue;
       }
       let items: T[];
       try {
-        items = await opts.fetch(opts.concurrency - busy, stopping.signal);
+        items = await opts.fetch(free(), stopping.signal);
         failures = 0;
       } catch (err) {
         if (stopping.signal.aborted) break;
@@ -94,8 +137,11 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
         await sleep(delayMs, stopping.signal);
         continue;
       }
-      // Items that arrive after stop() began are still handled: they are locked to us now.
-      for (const item of items) track(item);
+      // Items that arrive after stop() began are still handled: they are locked to us now. Those past
+      // the slots that reservations took meanwhile wait for a slot.
+      const room = Math.max(0, free());
+      for (const item of items.slice(0, room)) track(item);
+      for (const item of items.slice(room)) hold(item);
     }
   };
 
@@ -104,7 +150,7 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
       running ??= loop();
     },
     reserve(n) {
-      const slots = Math.min(n, opts.concurrency - busy);
+      const slots = Math.min(n, free());
       if (stopping.signal.aborted || slots <= 0) return null;
       // Held as in-flight work until filled, so stop() waits for what the reservation brings.
       let filled!: () => void;
@@ -123,6 +169,9 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
     async stop(graceMs) {
       stopping.abort();
       await running;
+      const unstarted = held.splice(0);
+      for (const entry of unstarted) clearTimeout(entry.timer);
+      if (unstarted.length > 0) release(unstarted.map((entry) => entry.item));
       if (inFlight.size > 0) {
         // Re-checked: a reservation filled meanwhile adds handlers to wait for.
         const allDone = (async () => {

@@ -150,5 +150,9 @@ export function createOrchestrationDispatcher(opts: OrchestrationDispatcherOptio
     logger,
     fetch: (max, signal) => provider.fetchOrchestrationItems({ lockMs: opts.lockMs, waitMs: opts.pollWaitMs, max, owner: opts.owner, signal }),
     handle,
+    lockMs: opts.lockMs,
+    release: async (items) => {
+      await Promise.all(items.map((item) => provider.abandonOrchestrationItem(item.lockToken, { countAttempt: false })));
+    },
   });
 }

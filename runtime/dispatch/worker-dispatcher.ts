@@ -149,5 +149,9 @@ export function createWorkerDispatcher(opts: WorkerDispatcherOptions): DispatchL
     logger,
     fetch: (max, signal) => provider.fetchWorkItems({ lockMs, waitMs: opts.pollWaitMs, max, owner, signal }),
     handle,
+    lockMs,
+    release: async (items) => {
+      await Promise.all(items.map((item) => provider.abandonWorkItem(item.lockToken, { countAttempt: false })));
+    },
   });
 }

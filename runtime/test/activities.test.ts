@@ -46,6 +46,23 @@ test('an activity runs and its output reaches the machine', async () => {
   assert.equal(final.output, { result: { doubled: 42 }, error: null });
 });
 
+test('activities concurrency 1 is a limit: with turns handing their activities over eagerly while the worker long-polls, never two run at once', async () => {
+  let running = 0;
+  let most = 0;
+  const exclusive = defineActivity('exclusive', async (input: Json) => {
+    running += 1;
+    most = Math.max(most, running);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    running -= 1;
+    return input;
+  });
+  const def = callOnce('exclusive-once', exclusive);
+  await h.runtime({ orchestrations: [def], activities: [exclusive], concurrency: { orchestrations: 4, activities: 1 } });
+  const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => h.client.start(def, i).then((r) => r.instanceId)));
+  for (const id of ids) assert.is((await h.client.waitForCompletion(id, { timeoutMs: 20_000 })).status, 'completed');
+  assert.is(most, 1);
+});
+
 test('a failing activity is retried and its eventual success applied once', async () => {
   const attempts: number[] = [];
   const flaky = defineActivity('flaky', async (_: Json, ctx) => {
