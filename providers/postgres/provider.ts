@@ -404,7 +404,7 @@ export class PostgresProvider implements Provider {
         ...(args.signal ? { signal: args.signal } : {}),
       });
       if (reason === 'abort') return [];
-      if (this.drained[queue] === since && silenceMeansNothingNew()) named = this.notifier.instanceSince(queue, since);
+      if (fetchInstance && this.drained[queue] === since && silenceMeansNothingNew()) named = this.notifier.instanceSince(queue, since);
     }
   }
 

@@ -87,14 +87,15 @@ export function createDispatchLoop<T>(opts: DispatchLoopOptions<T>): DispatchLoo
     // Tracked without a slot, so stop() waits for the release too.
     occupy(opts.release(items).catch((err) => opts.logger.warn({ err }, `${opts.name}: releasing items failed; their locks will expire`)), 0);
   };
+  const holdFor = holdMs(opts.lockMs);
   const hold = (item: T) => {
     const entry = {
       item,
       timer: setTimeout(() => {
         held.splice(held.indexOf(entry), 1);
-        opts.logger.debug(`${opts.name}: no slot freed for a held item within ${holdMs(opts.lockMs)} ms; releasing it`);
+        opts.logger.debug(`${opts.name}: no slot freed for a held item within ${holdFor} ms; releasing it`);
         release([item]);
-      }, holdMs(opts.lockMs)),
+      }, holdFor),
     };
     held.push(entry);
   };
