@@ -6,12 +6,10 @@ import { OutcomeUnknownError } from '../errors.js';
 import { stopTestServer } from '../../test/db.js';
 import { eventMessage, historyEvents, sampleDelta, startMessage, workItem } from '../../validation/conformance/helpers.js';
 import { channelName, parseQueuePayload } from './notifier.js';
-import { dumpTables, postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
+import { dumpTables, NEVER, postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
 
 const test = suite<{ bed: PostgresTestBed }>('postgres long-poll and faults');
 
-// Long enough never to fire during a test: a wake can then only come from what the test checks.
-const NEVER = 600_000;
 
 test.before(async (ctx) => {
   ctx.bed = await postgresTestBed('poll');

@@ -10,12 +10,10 @@ import { sql, stopTestServer } from '../../test/db.js';
 import { countingPool, type QueryCounter } from '../../stress/bench/counting-pool.js';
 import { eventMessage, historyEvents, sampleDelta, startMessage } from '../../validation/conformance/helpers.js';
 import type { PostgresProvider } from './provider.js';
-import { postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
+import { NEVER, postgresTestBed, truncateAll, type PostgresTestBed } from './test-support.js';
 
 const test = suite<{ bed: PostgresTestBed; raw: pg.Pool }>('postgres long-poll woken by a NOTIFY that names its instance');
 
-// Long enough never to fire during a test: a wake can then only come from a notification.
-const NEVER = 600_000;
 
 test.before(async (ctx) => {
   ctx.bed = await postgresTestBed('named');

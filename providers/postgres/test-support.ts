@@ -39,6 +39,9 @@ export async function postgresTestBed(prefix = 'pg'): Promise<PostgresTestBed> {
   };
 }
 
+/** Poll and safety intervals long enough never to fire during a test: a wake can then only come from a notification. */
+export const NEVER = 600_000;
+
 const TABLES = ['instances', 'executions', 'history', 'orchestrator_queue', 'worker_queue', 'instance_locks', 'dead_letters'];
 
 /** Every row of every table, in a stable order: equal dumps mean nothing changed. */
