@@ -112,6 +112,28 @@ test('instanceSince names the instance only while one notification naming it is 
   await n.close();
 });
 
+test('notified counts due notifications of its queue only; recheck wakes the queue without counting as one, and names no instance', async () => {
+  const { n, notify } = await fixture();
+  await n.start();
+  let woken = n.wait('orchestrator', { deadline: deadline() });
+  await notify('orchestrator', `${Date.now()}/${Date.now()}/a`);
+  assert.is(await woken, 'notify');
+  // A future one goes to a timer; another queue's is its own.
+  await notify('orchestrator', `${Date.now() + FAR_MS}/${Date.now()}`);
+  woken = n.wait('worker', { deadline: deadline() });
+  await notify('worker', `${Date.now()}/${Date.now()}`);
+  await woken;
+  assert.equal([n.notified('orchestrator'), n.notified('worker')], [1, 1]);
+  const since = n.generation('orchestrator');
+  woken = n.wait('orchestrator', { deadline: deadline(), since });
+  n.recheck('orchestrator');
+  assert.is(await woken, 'recheck');
+  assert.is(n.generation('orchestrator'), since + 1);
+  assert.is(n.notified('orchestrator'), 1);
+  assert.is(n.instanceSince('orchestrator', since), null);
+  await n.close();
+});
+
 test('a payload the database calls due wakes with notify even when the clock estimate lags behind it', async () => {
   const observed: number[] = [];
   // The estimate a minute behind: by it, the row below would be a minute in the future.

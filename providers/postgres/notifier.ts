@@ -8,6 +8,8 @@
  * - 'safety':    the periodic safety check found due work that no notification announced;
  * - 'reconnect': the LISTEN connection came back (or listening was re-enabled): anything may have been missed;
  * - 'poll':      no LISTEN (disabled, down, or switched off): waiters return every pollIntervalMs;
+ * - 'recheck':   the provider asked for it (recheck()): a notification came while one of its own
+ *                 statements released instance locks, and the fetch it woke may have found one still held;
  * - 'timeout' / 'abort': the waiter's deadline passed / its signal aborted or the notifier closed.
  *
  * A fetcher reads `generation(queue)` before fetching and passes it as `since` to `wait`: a wake that
@@ -19,7 +21,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { MAX_TIMER_DELAY_MS, TimerHeap } from './timer-heap.js';
 
 export type QueueName = 'orchestrator' | 'worker';
-export type WakeReason = 'notify' | 'timer' | 'safety' | 'poll' | 'reconnect' | 'timeout' | 'abort';
+export type WakeReason = 'notify' | 'timer' | 'safety' | 'poll' | 'reconnect' | 'recheck' | 'timeout' | 'abort';
 type Topic = QueueName | 'instance';
 
 export interface NotifierOptions {
@@ -106,12 +108,14 @@ interface QueueState {
   lastReason: WakeReason;
   /** The instance the latest wake's work is for, when it was one notification that named one. */
   lastInstance: string | null;
+  /** Wakes by a due notification so far. */
+  notified: number;
   waiters: Set<Waiter>;
   timers: TimerHeap;
 }
 
 export class Notifier {
-  readonly wakes: Record<WakeReason, number> = { notify: 0, timer: 0, safety: 0, poll: 0, reconnect: 0, timeout: 0, abort: 0 };
+  readonly wakes: Record<WakeReason, number> = { notify: 0, timer: 0, safety: 0, poll: 0, reconnect: 0, recheck: 0, timeout: 0, abort: 0 };
 
   private readonly opts: NotifierOptions;
   private readonly log: Logger | undefined;
@@ -146,6 +150,7 @@ export class Notifier {
       generation: 0,
       lastReason: 'poll',
       lastInstance: null,
+      notified: 0,
       waiters: new Set(),
       timers: new TimerHeap(opts.now, () => this.wake(queue, 'timer')),
     });
@@ -171,6 +176,16 @@ export class Notifier {
 
   generation(queue: QueueName): number {
     return this.queues[queue].generation;
+  }
+
+  /** How many due notifications of `queue` have woken it so far: compared before and after a statement, whether one came meanwhile. */
+  notified(queue: QueueName): number {
+    return this.queues[queue].notified;
+  }
+
+  /** Wake `queue` as a notification would, for work the provider knows may have been left unfetched. */
+  recheck(queue: QueueName): void {
+    this.wake(queue, 'recheck');
   }
 
   /**
@@ -355,6 +370,7 @@ export class Notifier {
   private wake(queue: QueueName, reason: WakeReason, instanceId: string | null = null): void {
     const state = this.queues[queue];
     state.generation++;
+    if (reason === 'notify') state.notified++;
     state.lastReason = reason;
     state.lastInstance = instanceId;
     for (const waiter of [...state.waiters]) waiter.finish(reason);

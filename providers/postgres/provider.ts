@@ -91,7 +91,11 @@ export class PostgresProvider implements Provider {
     this.connectionString = init.connectionString;
     this.clock = init.clock;
     this.sql = statements(init.schema);
-    this.orchestrationAcks = new GroupCommit((acks) => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems'), GROUPS_IN_FLIGHT, init.groupSize);
+    this.orchestrationAcks = new GroupCommit(
+      (acks) => this.releasingInstances(() => this.sendAcks(this.sql.ackOrchestrations, acks, 'workItems')),
+      GROUPS_IN_FLIGHT,
+      init.groupSize,
+    );
     this.workAcks = new GroupCommit((acks) => this.sendAcks(this.sql.ackWorks, acks, 'item'), GROUPS_IN_FLIGHT, init.groupSize);
     this.enqueues = new GroupCommit((msgs) => this.sendEnqueues(msgs), GROUPS_IN_FLIGHT, init.groupSize);
     this.log = init.logger?.child({ component: 'postgres-provider', schema: init.schema });
@@ -152,7 +156,7 @@ export class PostgresProvider implements Provider {
   }
 
   async abandonOrchestrationItem(lockToken: string, opts?: AbandonOptions): Promise<void> {
-    await this.abandon(this.sql.abandonOrchestration, lockToken, opts);
+    await this.releasingInstances(() => this.abandon(this.sql.abandonOrchestration, lockToken, opts));
   }
 
   async renewOrchestrationLock(lockToken: string, lockMs: number): Promise<number> {
@@ -341,6 +345,25 @@ export class PostgresProvider implements Provider {
     };
     const fetchInstance = oneInstance && ((instanceId: string) => run(oneInstance, [this.nowParam(), ms(args.lockMs), owner, instanceId]));
     return this.longPoll(queue, args, () => run(stmt, [this.nowParam(), ms(args.lockMs), args.max, owner]), fetchInstance);
+  }
+
+  /**
+   * Run a statement that releases instance locks (acks of turns, an abandon). It wakes fetchers for
+   * the messages its instances got meanwhile, but its look for them cannot see one committed after
+   * the look and before the release commits; that message's own notification then woke fetchers while
+   * the lock was still held, and the fetch found the instance locked and counted the queue drained:
+   * nothing would fetch it until the long-poll's deadline (pollWaitMs; seen as 5 s stalls of a fan-out
+   * whose results kept coming during its turns). Such a notification reaches this process while the
+   * statement is out or after it returns, when the lock is gone: in the first case the queue is
+   * woken again here. Only this process's fetchers are; they suffice, as one fetch finds the instance.
+   */
+  private async releasingInstances<T>(run: () => Promise<T>): Promise<T> {
+    const before = this.notifier.notified('orchestrator');
+    try {
+      return await run();
+    } finally {
+      if (this.notifier.notified('orchestrator') !== before) this.notifier.recheck('orchestrator');
+    }
   }
 
   private async abandon(stmt: Statement, lockToken: string, opts: AbandonOptions | undefined): Promise<void> {
