@@ -243,6 +243,26 @@ test('result dispatch: an instance\'s last result locks it in the ack\'s commit,
   }
 });
 
+test('result dispatch of a big instance to the first of 150 acks of one group needs no temporary file (temp_file_limit 0)', async ({ bed }) => {
+  // Version 14 sorted a copy of the item (the instance's ~60 kB context, here) per ack: ~9 MB, past work_mem.
+  const pool = new pg.Pool({ connectionString: bed.url, max: 2, options: '-c temp_file_limit=0' });
+  const q = await bed.open({ pool, groupSize: 150 });
+  try {
+    const ids = Array.from({ length: 150 }, (_, i) => `w${i}`);
+    await createInstance(q, 'big', { instance: { context: { blob: 'x'.repeat(60_000) } }, workItems: ids.map((id) => workItem('big', id)) });
+    const items = await q.fetchWorkItems({ lockMs: 60_000, max: 150 });
+    assert.is(items.length, 150);
+    const ask = { lockInstance: { lockMs: 30_000, owner: 'me' } };
+    const answers = await Promise.all(items.map((w, i) => q.ackWorkItem(w.lockToken, completed(w, i), ask)));
+    assert.equal([answers[0]?.instanceId, answers[0]?.messages[0]?.kind], ['big', 'activityResults']);
+    assert.is((answers[0]?.instance?.context as { blob: string }).blob.length, 60_000);
+    assert.ok(answers.slice(1).every((a) => a === null), 'one item, for the first ack');
+  } finally {
+    await q.close();
+    await pool.end();
+  }
+});
+
 test('result dispatch on a connection\'s first call: the ack reads the clock after queuing its results, so the lock it asks for sees them (5 fresh connections)', async ({ bed }) => {
   // On the database's own clock: the acks below carry no "now", as the provider's do.
   const real = await bed.open({ listen: false });
