@@ -28,14 +28,16 @@ interface Timed {
 
 /**
  * ROUNDS instances of `definition` (1,000 wide at scale 1), one after the other, each timed from its
- * start to its completion; after an untimed instance a quarter as wide (as in the throughput
- * benchmark: the figures are for a process that has run the code before).
+ * start to its completion; after an untimed one as wide (as in the throughput benchmark: the figures
+ * are for a process that has run the code before). After a warm-up a quarter as wide (until 12-05),
+ * the first two or three of 20 timed rounds ran at 55–75% of the later ones' rate, so the median of
+ * five was often one of them.
  */
 async function timeRounds(ctx: BenchContext, definition: OrchestrationDefinition, width: number): Promise<Timed> {
   const s = await ctx.openSchema({ orchestrations: [definition], activities: [defineWorkActivity()] });
   try {
     await s.startDispatchers();
-    await s.client.start(definition, { root: 'warm', width: Math.ceil(width / 4) }, { instanceId: 'warm' });
+    await s.client.start(definition, { root: 'warm', width }, { instanceId: 'warm' });
     await waitAllCompleted(s.provider, 1, 30 * 60_000);
     const rates: number[] = [];
     const splits: CpuSplit[] = [];
@@ -75,7 +77,7 @@ export const fanout: Bench = {
     const perS = (t: Timed) => percentile(t.rates, 50);
     return {
       name: 'fanout',
-      params: { width, warmup: Math.ceil(width / 4), rounds: ROUNDS, concurrency: ctx.options.concurrency, groupSize: ctx.options.groupSize, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
+      params: { width, warmup: width, rounds: ROUNDS, concurrency: ctx.options.concurrency, groupSize: ctx.options.groupSize, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
       figures: [
         ...variantFigures(ctx, 'fanOut()', width, primitive),
         ...variantFigures(ctx, 'fanOut() in batches of 25', width, batched),
