@@ -18,6 +18,9 @@ import { cpuFigures, roundRateFigures, type Figure } from './report.js';
 /** Timed instances per variant: one fan-out lasts ~0.2 s, within the noise of this shared box and of /proc's 10 ms CPU ticks. */
 const ROUNDS = 5;
 
+/** Untimed instances as wide before them, one after the other as the timed ones run (see timeRounds). */
+const WARMUPS = 6;
+
 interface Timed {
   /** Activities/s of each timed instance, from its start to its completion, in run order. */
   rates: number[];
@@ -28,17 +31,21 @@ interface Timed {
 
 /**
  * ROUNDS instances of `definition` (1,000 wide at scale 1), one after the other, each timed from its
- * start to its completion; after an untimed one as wide (as in the throughput benchmark: the figures
- * are for a process that has run the code before). After a warm-up a quarter as wide (until 12-05),
- * the first two or three of 20 timed rounds ran at 55–75% of the later ones' rate, so the median of
- * five was often one of them.
+ * start to its completion; after WARMUPS untimed ones as wide (as in the throughput benchmark: the
+ * figures are for a process that has run the code before). A fan-out runs its turn-level code only
+ * ~6 times an instance, and V8 took several instances to settle: after one warm-up instance the first
+ * four timed rounds spent 60–100 ms of Node CPU each against 30–50 ms from the fifth on (at 9,300–
+ * 12,000 activities/s against 13,300–16,000), after two or four the first still 80–100 ms, after six
+ * none (12-05, third session, 2 runs each). Until 12-05 the warm-up was one instance a quarter as wide, then one as wide.
  */
 async function timeRounds(ctx: BenchContext, definition: OrchestrationDefinition, width: number): Promise<Timed> {
   const s = await ctx.openSchema({ orchestrations: [definition], activities: [defineWorkActivity()] });
   try {
     await s.startDispatchers();
-    await s.client.start(definition, { root: 'warm', width }, { instanceId: 'warm' });
-    await waitAllCompleted(s.provider, 1, 30 * 60_000);
+    for (let w = 0; w < WARMUPS; w++) {
+      await s.client.start(definition, { root: `warm${w}`, width }, { instanceId: `warm${w}` });
+      await waitAllCompleted(s.provider, w + 1, 30 * 60_000);
+    }
     const rates: number[] = [];
     const splits: CpuSplit[] = [];
     let turns = 0;
@@ -48,7 +55,7 @@ async function timeRounds(ctx: BenchContext, definition: OrchestrationDefinition
       const meter = await startCpuMeter(s.dispatcherPids, () => allServerPids(s.pool));
       const startedAt = Date.now();
       await s.client.start(definition, { root: instanceId, width }, { instanceId });
-      const done = (await waitAllCompleted(s.provider, round + 2, 30 * 60_000, async () => splits.push(await meter.stop()))).filter((r) => r.instanceId === instanceId);
+      const done = (await waitAllCompleted(s.provider, WARMUPS + round + 1, 30 * 60_000, async () => splits.push(await meter.stop()))).filter((r) => r.instanceId === instanceId);
       rates.push(width / secondsUntilLast(done, startedAt));
       turns = done[0]?.turns ?? 0;
     }
@@ -77,7 +84,7 @@ export const fanout: Bench = {
     const perS = (t: Timed) => percentile(t.rates, 50);
     return {
       name: 'fanout',
-      params: { width, warmup: width, rounds: ROUNDS, concurrency: ctx.options.concurrency, groupSize: ctx.options.groupSize, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
+      params: { width, warmups: WARMUPS, rounds: ROUNDS, concurrency: ctx.options.concurrency, groupSize: ctx.options.groupSize, poolSize: ctx.options.poolSize, processes: ctx.options.processes },
       figures: [
         ...variantFigures(ctx, 'fanOut()', width, primitive),
         ...variantFigures(ctx, 'fanOut() in batches of 25', width, batched),
