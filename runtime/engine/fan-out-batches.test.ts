@@ -33,9 +33,9 @@ test('elements are queued two at a time, each batch with its fan-out, first inde
     ['all#1[2..3]', { fanOutId: 'all#1', first: 2, inputs: [3, 4] }],
     ['all#1[4..4]', { fanOutId: 'all#1', first: 4, inputs: [5] }],
   ]);
-  assert.equal((first.delta.workItems[0]!.payload as { retry: { maxAttempts: number } }).retry.maxAttempts, 1, "each batch carries the activity's policy");
-  const command = first.delta.history.find((h) => h.type === 'command')!.data as { type: string; batchSize: number };
-  assert.equal([command.type, command.batchSize], ['scheduleFanOut', 2]);
+  assert.equal(Object.keys(first.delta.workItems[0]!.payload as object), ['batch'], 'a batch carries its elements only; the worker reads the policy from its definition');
+  const command = first.delta.history.find((h) => h.type === 'command')!.data as { type: string; batchSize: number; options: { retry: { maxAttempts: number } } };
+  assert.equal([command.type, command.batchSize, command.options.retry.maxAttempts], ['scheduleFanOut', 2, 1]);
 });
 
 test("the batches' results, under their elements' ids, finish the fan-out with the outputs in input order; the history replays", () => {

@@ -29,9 +29,9 @@ test('start creates the instance and schedules the invoked activity as a work it
   assert.is(w.name, 'charge');
   assert.is(w.executionId, 1);
   assert.ok(w.activityId.startsWith('charge1#'));
-  assert.equal((w.payload as { input: unknown }).input, { amount: 42 });
-  assert.equal((w.payload as { retry: { maxAttempts: number } }).retry.maxAttempts, 5);
-  assert.is((w.payload as { timeoutMs: number }).timeoutMs, 30_000);
+  assert.equal(w.payload, { input: { amount: 42 } }, 'the item carries the input; the worker reads the policy from its definition');
+  const command = delta.history[1]!.data as { options: { retry: { maxAttempts: number }; timeoutMs: number } };
+  assert.equal([command.options.retry.maxAttempts, command.options.timeoutMs], [5, 30_000], 'the options are in the command, for replay');
   assert.equal(delta.history.map((h) => [h.seq, h.type]), [[0, 'started'], [1, 'command']]);
   assert.is(out.turn, 1);
   assert.ok(out.log.some((l) => l.msg === 'orchestration started'));
