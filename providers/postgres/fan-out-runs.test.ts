@@ -20,13 +20,14 @@ const element = (instanceId: string, prefix: string, index: number, input: Json,
   instanceId, executionId: 1, activityId: `${prefix}[${index}]`, name: 'work', payload: { input, ...options }, ...(visibleAt === undefined ? {} : { visibleAt }),
 });
 
-/** Two runs around plain items, one of them due later: what a turn that fans out twice queues. */
+/** Three runs around plain items, one of them due later, one as the engine writes them ({ input }): what a turn that fans out three times queues. */
 function items(instanceId: string, now: number): WorkItemInput[] {
   return [
     { instanceId, executionId: 1, activityId: 'solo', name: 'other', payload: { n: 1 } },
     ...['a', null, { deep: [1, { x: 'y' }] }, 3].map((input, i) => element(instanceId, 'f#1', i, input)),
     { instanceId, executionId: 1, activityId: 'f#1[9]', name: 'work', payload: { input: 'no options' } },
     ...[10, 11, 12].map((input, i) => element(instanceId, 'g#2', i + 5, input, now + 1000)),
+    ...['p', 'q'].map((input, i) => ({ instanceId, executionId: 1, activityId: `h#3[${i}]`, name: 'work', payload: { input } })),
   ];
 }
 
@@ -45,7 +46,7 @@ async function queued(url: string, schema: string, instanceId: string): Promise<
 test('the wire of these items holds runs (else the tests below would not reach the run path)', () => {
   const wire = workItemsWire(deltaArgs(sampleDelta({ workItems: items('a', 0) }), checkedJson).workItems);
   assert.equal(wire.map((w) => ('inputs' in w ? `run ${w.prefix}[${w.first}] x${w.inputs.length}` : `item ${w.activityId}`)),
-    ['item solo', 'run f#1[0] x4', 'item f#1[9]', 'run g#2[5] x3']);
+    ['item solo', 'run f#1[0] x4', 'item f#1[9]', 'run g#2[5] x3', 'run h#3[0] x2']);
 });
 
 test('a batched ack queues runs as the items they stand for, in order', async ({ bed, clock, p }) => {
@@ -74,11 +75,14 @@ test('eager locking takes the first visible items, run elements included, in ord
     ['solo', { n: 1 }],
     ['f#1[0]', { input: 'a', ...options }], ['f#1[1]', { input: null, ...options }],
     ['f#1[2]', { input: { deep: [1, { x: 'y' }] }, ...options }], ['f#1[3]', { input: 3, ...options }],
-    ['f#1[9]', { input: 'no options' }],
-  ], 'the six visible now; g#2 is due later');
+    ['f#1[9]', { input: 'no options' }], ['h#3[0]', { input: 'p' }],
+  ], 'the first seven visible now; g#2 is due later');
   clock.advance(1000);
   const later = await p.fetchWorkItems({ lockMs: 1000, max: 10 });
-  assert.equal(later.map((w) => [w.activityId, w.payload]), [10, 11, 12].map((input, i) => [`g#2[${i + 5}]`, { input, ...options }]));
+  assert.equal(later.map((w) => [w.activityId, w.payload]), [
+    ['h#3[1]', { input: 'q' }],
+    ...[10, 11, 12].map((input, i) => [`g#2[${i + 5}]`, { input, ...options }]),
+  ], 'the one left free, then those due later');
 });
 
 test.run();

@@ -36,7 +36,7 @@ test('withoutNulls drops only the named keys that are null', () => {
 });
 
 const retry: Json = { maxAttempts: 3 };
-/** Element `index` of fan-out `prefix` as the engine queues it: one options object spread into every payload. */
+/** Element `index` of fan-out `prefix`, one options object spread into every payload (as the engine did until 12-05). */
 const element = (prefix: string, index: number, input: Json, options: { [key: string]: Json } = { retry, timeoutMs: 50 }, over: Partial<WorkItemArgs> = {}): WorkItemArgs => ({
   instanceId: 'a', executionId: 1, activityId: `${prefix}[${index}]`, name: 'work', payload: { input, ...options }, visibleAt: null, ...over,
 });
@@ -51,6 +51,8 @@ test('consecutive elements of a fan-out go as one run: what they share once, the
   ]);
   const later = workItemsWire([element('g', 7, 1, undefined, { visibleAt: 99 }), element('g', 8, 2, undefined, { visibleAt: 99 })]);
   assert.equal(later, [{ instanceId: 'a', executionId: 1, name: 'work', prefix: 'g', first: 7, options: { retry, timeoutMs: 50 }, inputs: [1, 2], visibleAt: 99 }]);
+  const engine = workItemsWire([element('h', 0, 'x', {}), element('h', 1, 'y', {})]);
+  assert.equal(engine, [{ instanceId: 'a', executionId: 1, name: 'work', prefix: 'h', first: 0, options: {}, inputs: ['x', 'y'] }], "the engine's { input } payloads");
 });
 
 test('a run ends where the next item is not the next element with the very same options', () => {

@@ -68,7 +68,7 @@ const isPlainObject = (v: Json): v is PayloadObject => typeof v === 'object' && 
  * fan-out's items were ~240 kB of JSON, the name, ids and the activity's options repeated in each;
  * the server parses every byte into jsonb before the function starts, in the scheduling ack that
  * nothing overlaps. Elements join a run when their payload is an object with an `input` and otherwise
- * the very same values (the engine spreads one options object into each), so nothing is compared deeply.
+ * the very same values (the engine's are `{ input }` alone), so nothing is compared deeply.
  */
 export function workItemsWire(items: readonly WorkItemArgs[]): WorkItemWire[] {
   const out: WorkItemWire[] = [];
