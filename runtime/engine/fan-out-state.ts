@@ -16,7 +16,7 @@ export function elementActivityId(fanOutId: string, index: number): string {
   return `${fanOutId}[${index}]`;
 }
 
-/** A batch work item's payload (besides the activity's options): its fan-out, its first element's index and the inputs from there. */
+/** A batch work item's payload, `{ batch }`: its fan-out, its first element's index and the inputs from there. */
 export interface FanOutBatch {
   fanOutId: string;
   first: number;
